@@ -1,0 +1,113 @@
+"""The authorization response, judged without any network, server or browser.
+
+The listener and the ``--paste`` flow both end here, so one set of rules decides what counts:
+a query must be a well-formed ``application/x-www-form-urlencoded`` string of bounded size,
+``state`` must equal ours (constant-time), and then either ``code`` or ``error`` decides.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from .errors import AuthorizationDeniedError, AuthorizationError
+
+__all__ = ["MAX_QUERY", "Callback", "Verdict", "judge", "parse_pasted", "parse_query", "redirect_path"]
+
+MAX_QUERY = 8192
+
+
+class Verdict:
+    """Names for :func:`judge` results that do not end the login."""
+
+    STRAY = "stray"  # no code, no error: not a callback at all
+    FORGED = "forged"  # state missing or wrong: someone else's request
+
+
+@dataclass(frozen=True)
+class Callback:
+    code: str | None = None
+    state: str | None = None
+    error: str | None = None
+    error_description: str | None = None
+
+
+def _one(values: dict[str, list[str]], name: str) -> str | None:
+    got = values.get(name)
+    if not got:
+        return None
+    if len(got) > 1:
+        raise AuthorizationError(f"the callback repeats {name!r}; refusing an ambiguous response")
+    return got[0]
+
+
+def parse_query(query: str) -> Callback:
+    """Parse the callback's query string strictly; AuthorizationError for anything malformed."""
+    if len(query) > MAX_QUERY:
+        raise AuthorizationError(f"the callback query is longer than {MAX_QUERY} bytes")
+    try:
+        values = parse_qs(query, keep_blank_values=True, strict_parsing=False, max_num_fields=50)
+    except ValueError as exc:
+        raise AuthorizationError(f"the callback query is malformed ({exc})") from None
+    for name in ("code", "state", "error", "error_description"):
+        value = _one(values, name)
+        if value is not None and (len(value) > 4096 or any(ord(c) < 0x20 for c in value)):
+            raise AuthorizationError(f"the callback's {name!r} is not a plausible value")
+    return Callback(
+        code=_one(values, "code") or None,
+        state=_one(values, "state"),
+        error=_one(values, "error") or None,
+        error_description=_one(values, "error_description"),
+    )
+
+
+def judge(callback: Callback, expected_state: str) -> str:
+    """The authorization code, or a reason this request does not end the login.
+
+    Returns the code. Raises :class:`AuthorizationDeniedError` for an error redirect that
+    carries our state. Raises :class:`AuthorizationError` whose ``args[1]`` is a
+    :class:`Verdict` for requests to ignore (stray or forged).
+    """
+    if callback.code is None and callback.error is None:
+        raise AuthorizationError("this request is not an authorization response", Verdict.STRAY)
+    state = callback.state or ""
+    if not hmac.compare_digest(state.encode(), expected_state.encode()):
+        raise AuthorizationError("the state does not match this login (a stale tab or a forged request)", Verdict.FORGED)
+    if callback.error is not None:
+        raise AuthorizationDeniedError(callback.error, callback.error_description)
+    assert callback.code is not None
+    return callback.code
+
+
+def redirect_path(redirect_uri: str) -> str:
+    return urlsplit(redirect_uri).path or "/"
+
+
+def parse_pasted(text: str, redirect_uri: str, expected_state: str) -> tuple[str, str]:
+    """Check a pasted browser address against our redirect URI and state.
+
+    Returns ``(callback_url, code)``; raises AuthorizationError with a hint for anything else.
+    """
+    pasted = text.strip()
+    parts = urlsplit(pasted)
+    want = urlsplit(redirect_uri)
+    if not parts.scheme or not parts.netloc:
+        raise AuthorizationError(
+            "that is not the address from the browser's address bar; paste the whole URL starting with "
+            f"{redirect_uri}"
+        )
+    same_host = (parts.hostname or "") == (want.hostname or "") and parts.port == want.port
+    if parts.scheme != want.scheme or not same_host or (parts.path or "/") != (want.path or "/"):
+        raise AuthorizationError(f"that address does not start with this login's redirect URI {redirect_uri}")
+    callback = parse_query(parts.query)
+    try:
+        code = judge(callback, expected_state)
+    except AuthorizationDeniedError:
+        raise
+    except AuthorizationError as exc:
+        verdict = exc.args[1] if len(exc.args) > 1 else None
+        if verdict == Verdict.STRAY:
+            raise AuthorizationError("that address carries no authorization code; sign in first, then copy it") from None
+        raise AuthorizationError(str(exc.args[0])) from None
+    return pasted, code

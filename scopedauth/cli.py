@@ -1,0 +1,196 @@
+"""The ``scopedauth`` command. The only module that prints.
+
+stdout carries exactly what a machine asked for (a token, JSON, shell code, a response body);
+everything meant for a person goes to stderr. Errors are ``scopedauth: error: …`` on stderr with
+an exit code per branch of the error tree (see :mod:`scopedauth.errors`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from .errors import ScopedAuthError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+class _StderrHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        say(f"scopedauth: {record.levelname.lower()}: {record.getMessage()}")
+
+
+def target_options(func: F) -> F:
+    """--host/--profile/--account-id/--client-id/--scopes/--no-refresh-token/--storage."""
+    opts = [
+        click.option("--host", help="Workspace or account-console URL (else the profile or DATABRICKS_HOST)."),
+        click.option("--profile", "-p", help="Profile in ~/.databrickscfg (else DATABRICKS_CONFIG_PROFILE)."),
+        click.option("--account-id", help="Account ID: log in to the account console."),
+        click.option("--client-id", help="OAuth client ID (default databricks-cli)."),
+        click.option("--scopes", "-s", help='Scopes, comma- or space-separated, e.g. "sql files.files".'),
+        click.option("--no-refresh-token", "no_refresh", is_flag=True,
+                     help="Do not request offline_access (no refresh token)."),
+        click.option("--storage", type=click.Choice(["keyring", "file", "memory"]), envvar="SCOPEDAUTH_STORAGE",
+                     help="Where tokens live (default: the OS keyring)."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def _target_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    """Pop the target options off a command's kwargs into resolve_target keywords."""
+    return {
+        "host": kw.pop("host"),
+        "profile": kw.pop("profile"),
+        "account_id": kw.pop("account_id"),
+        "client_id": kw.pop("client_id"),
+        "scopes": kw.pop("scopes"),
+        "refresh_token": False if kw.pop("no_refresh") else None,
+    }
+
+
+def handle_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ScopedAuthError as exc:
+            say(f"scopedauth: error: {exc}")
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            say("scopedauth: cancelled; nothing was stored.")
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="scopedauth")
+@click.option("--ca-bundle", envvar="SCOPEDAUTH_CA_BUNDLE", type=click.Path(dir_okay=False),
+              help="CA bundle for TLS to the workspace (corporate proxies).")
+@click.option("--debug", is_flag=True, help="Log HTTP activity (never tokens) to stderr.")
+def main(ca_bundle: str | None, debug: bool) -> None:
+    """Databricks OAuth tokens with custom scopes: log in once, use everywhere."""
+    handler = _StderrHandler()
+    log = logging.getLogger("scopedauth")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if debug else logging.WARNING)
+    log.propagate = False
+    if ca_bundle:
+        from . import transport
+
+        transport.configure(ca_bundle=ca_bundle)
+
+
+@main.command()
+@target_options
+@click.option("--port", default=8020, show_default=True, help="Loopback port for the redirect.")
+@click.option("--redirect-uri", help="Redirect URI registered for a custom OAuth app (http://localhost:PORT/...).")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the browser.")
+@click.option("--no-browser", is_flag=True, help="Print the URL instead of opening a browser.")
+@click.option("--paste", is_flag=True, help="No listener: paste back the address the browser was sent to.")
+@click.option("--browser-command", help="Command that opens the URL (%s for the URL).")
+@handle_errors
+def login(**kw: Any) -> None:
+    """Sign in through the browser and store the token."""
+    from . import session
+
+    target_kw = _target_kwargs(kw)
+    mode = "paste" if kw["paste"] else "no-browser" if kw["no_browser"] else "auto"
+    token = session.login(
+        store=kw["storage"], say=say, port=kw["port"], redirect_uri=kw["redirect_uri"], timeout=kw["timeout"],
+        mode=mode, browser_command=kw["browser_command"], **target_kw,
+    )
+    store = session._store(kw["storage"])
+    say(f"Signed in to {token.target.host}; stored in {store.name}.")
+    say(f"Granted scopes: {' '.join(token.granted_scopes) or '(not stated by the server)'}")
+
+
+@main.command()
+@target_options
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handle_errors
+def token(**kw: Any) -> None:
+    """Print a valid access token (refreshing it if needed). Never opens a browser."""
+    from . import session
+
+    tok = session.get_token(store=kw["storage"], interactive=False, **_target_kwargs(kw))
+    if kw["output"] == "json":
+        click.echo(json.dumps(tok.to_cli_json(), indent=2))
+    else:
+        click.echo(tok.access_token)
+
+
+@main.command()
+@click.option("--storage", type=click.Choice(["keyring", "file", "memory"]), envvar="SCOPEDAUTH_STORAGE")
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handle_errors
+def status(storage: str | None, output: str) -> None:
+    """What is stored: target, scopes, expiry, refreshability (never the token)."""
+    from . import session
+    from .report import status_json, status_lines
+
+    entries = session.status(store=storage)
+    if output == "json":
+        click.echo(json.dumps(status_json(entries), indent=2))
+        return
+    if not entries:
+        say("Nothing stored. Run: scopedauth login --host https://<workspace> --scopes \"sql\"")
+        return
+    for line in status_lines(entries):
+        click.echo(line)
+
+
+@main.command()
+@target_options
+@click.option("--all", "all_targets", is_flag=True, help="Every stored target.")
+@click.option("--no-revoke", is_flag=True, help="Only delete locally; do not revoke at the server.")
+@handle_errors
+def logout(**kw: Any) -> None:
+    """Revoke the refresh token (when the server supports it) and delete the stored token."""
+    from . import session
+
+    target_kw = _target_kwargs(kw) if not kw["all_targets"] else {}
+    if kw["all_targets"]:
+        for name in ("host", "profile", "account_id", "client_id", "scopes", "no_refresh"):
+            kw.pop(name)
+    results = session.logout(all_targets=kw["all_targets"], store=kw["storage"], revoke=not kw["no_revoke"],
+                             **target_kw)
+    if not results:
+        say("Nothing stored; nothing to do.")
+    for r in results:
+        what = "revoked and deleted" if r.revoked and r.deleted else "deleted (not revoked)" if r.deleted \
+            else "nothing stored"
+        say(f"{r.target.describe()}: {what}")
+
+
+@main.command()
+@click.option("--port", default=0, help="Workspace port (default: a free one).")
+def sandbox(port: int) -> None:
+    """Run the bundled Databricks-shaped sandbox workspace until Ctrl-C."""
+    from .sandbox.__main__ import serve
+
+    serve(port)
+
+
+@main.command()
+@click.option("--headless", is_flag=True, help="Play the user on the sandbox consent page (no browser).")
+@click.option("--storage", type=click.Choice(["keyring", "file", "memory"]), envvar="SCOPEDAUTH_STORAGE")
+@click.option("--port", default=8020, show_default=True, help="Loopback port for the redirect.")
+@handle_errors
+def demo(headless: bool, storage: str | None, port: int) -> None:
+    """The whole story against the bundled sandbox: login, a 200, a 403, and what next."""
+    from .demo import run_demo
+
+    run_demo(headless=headless, storage=storage, port=port, say=say, out=click.echo)

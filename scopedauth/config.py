@@ -1,0 +1,283 @@
+"""Targets: which workspace (or account), which OAuth client, which scopes.
+
+A :class:`Target` is the identity of a stored grant; its :attr:`Target.key` is the keyring
+username. Resolution follows databricks-sdk's unified-auth rules (explicit arguments, then
+``DATABRICKS_*`` variables, then the profile in ``~/.databrickscfg``) but parses the file with
+:mod:`configparser` because importing databricks-sdk costs most of a second; a differential test
+runs the real SDK on the same inputs to keep the two in step.
+"""
+
+from __future__ import annotations
+
+import configparser
+import ipaddress
+import os
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CLIENT_ID",
+    "OFFLINE_ACCESS",
+    "Target",
+    "canonical_host",
+    "is_loopback_host",
+    "load_profile",
+    "parse_scopes",
+    "resolve_target",
+]
+
+DEFAULT_CLIENT_ID = "databricks-cli"
+OFFLINE_ACCESS = "offline_access"
+_SETTINGS = "__settings__"
+_ACCOUNT_HOSTS = ("accounts.cloud.databricks.com", "accounts.azuredatabricks.net", "accounts.gcp.databricks.com")
+_ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+_SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 §3.3 scope-token
+# Variables that make databricks-sdk skip the config file when no profile is named
+# (its `is_any_auth_configured`); kept in step by tests/test_config_sdk.py.
+_AUTH_ENV = (
+    "DATABRICKS_TOKEN",
+    "DATABRICKS_USERNAME",
+    "DATABRICKS_PASSWORD",
+    "DATABRICKS_CLIENT_ID",
+    "DATABRICKS_CLIENT_SECRET",
+    "DATABRICKS_METADATA_SERVICE_URL",
+    "DATABRICKS_GOOGLE_SERVICE_ACCOUNT",
+    "GOOGLE_CREDENTIALS",
+    "DATABRICKS_AZURE_RESOURCE_ID",
+    "ARM_USE_MSI",
+    "ARM_CLIENT_SECRET",
+    "ARM_CLIENT_ID",
+    "ARM_TENANT_ID",
+    "DATABRICKS_OIDC_TOKEN_ENV",
+    "DATABRICKS_OIDC_TOKEN_FILEPATH",
+    "DATABRICKS_OIDC_TOKEN_FILE",
+)
+
+
+def is_loopback_host(hostname: str | None) -> bool:
+    """True for ``localhost`` and any loopback IP: the only hosts allowed over plain http."""
+    if not hostname:
+        return False
+    name = hostname.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def canonical_host(host: str) -> str:
+    """``scheme://host[:port]`` in lower case, no trailing slash, no default port.
+
+    Mirrors databricks-sdk's host fix-up (``https://`` added when missing, ``:443`` dropped) and
+    then enforces HTTPS except for loopback, because a token endpoint over plain http hands the
+    refresh token to anyone on the path.
+    """
+    raw = host.strip()
+    if not raw:
+        raise ConfigError("the host is empty: pass --host https://<workspace>.cloud.databricks.com")
+    if "://" not in raw:
+        raw = "https://" + raw
+    parts = urlsplit(raw)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(f"not a workspace URL: {host!r} (expected https://<workspace-host>)")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"the host must be a bare URL without credentials, query or fragment: {host!r}")
+    if parts.path.strip("/"):
+        raise ConfigError(f"the host must not have a path: {host!r} (use the workspace's base URL)")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"bad port in host {host!r}") from exc
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            f"refusing plain http for {parts.hostname}: tokens would cross the network unencrypted; use https://"
+        )
+    name = parts.hostname.lower()
+    netloc = f"[{name}]" if ":" in name else name
+    if port is not None and not (parts.scheme == "https" and port == 443):
+        netloc += f":{port}"
+    return urlunsplit((parts.scheme, netloc, "", "", ""))
+
+
+def parse_scopes(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Split on commas and white space, drop empties and duplicates, sort.
+
+    Unknown scope names pass through untouched: the server decides what exists. Only strings
+    that cannot be a scope at all (RFC 6749 §3.3: quotes, backslashes, control characters) fail.
+    """
+    if value is None:
+        return ()
+    items = re.split(r"[,\s]+", value) if isinstance(value, str) else [s for v in value for s in re.split(r"[,\s]+", v)]
+    scopes = sorted({s for s in items if s})
+    for scope in scopes:
+        if not _SCOPE.match(scope):
+            raise ConfigError(f"not a valid OAuth scope: {scope!r}")
+    return tuple(scopes)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One grant's identity: host (+ account), OAuth client and the exact scope set asked for."""
+
+    host: str
+    client_id: str = DEFAULT_CLIENT_ID
+    scopes: tuple[str, ...] = ()
+    account_id: str | None = None
+    profile: str | None = field(default=None, compare=False)
+
+    @property
+    def is_account(self) -> bool:
+        return self.account_id is not None
+
+    @property
+    def key(self) -> str:
+        """The keyring username: ``<host>[/accounts/<id>]|<client_id>|<sorted scopes>``."""
+        where = self.host + (f"/accounts/{self.account_id}" if self.account_id else "")
+        return f"{where}|{self.client_id}|{' '.join(self.scopes)}"
+
+    @property
+    def refreshable(self) -> bool:
+        return OFFLINE_ACCESS in self.scopes
+
+    @classmethod
+    def from_key(cls, key: str) -> Target:
+        """Inverse of :attr:`key` (used when listing what is stored)."""
+        try:
+            where, client_id, scopes = key.split("|")
+        except ValueError as exc:
+            raise ConfigError(f"not a scopedauth key: {key!r}") from exc
+        host, _, account = where.partition("/accounts/")
+        return cls(host=host, client_id=client_id, scopes=parse_scopes(scopes), account_id=account or None)
+
+    def login_command(self) -> str:
+        """The exact ``scopedauth login …`` command that creates this grant."""
+        words = ["scopedauth", "login", "--host", self.host]
+        if self.account_id:
+            words += ["--account-id", self.account_id]
+        if self.client_id != DEFAULT_CLIENT_ID:
+            words += ["--client-id", self.client_id]
+        wanted = [s for s in self.scopes if s != OFFLINE_ACCESS]
+        if wanted:
+            words += ["--scopes", " ".join(wanted)]
+        if not self.refreshable:
+            words.append("--no-refresh-token")
+        return shlex.join(words)
+
+    def describe(self) -> str:
+        """Human one-liner, never secret."""
+        where = self.host + (f" (account {self.account_id})" if self.account_id else "")
+        return f"{where} client={self.client_id} scopes={' '.join(self.scopes) or '-'}"
+
+
+def _config_path(env: Mapping[str, str]) -> Path:
+    return Path(env.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
+
+
+def load_profile(profile: str | None, env: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
+    """The (name, values) of the profile databricks-sdk would use, or ``(None, {})``.
+
+    Same order as the SDK: the named profile, ``[__settings__] default_profile``, else
+    ``[DEFAULT]`` when it has keys. A profile asked for by name that does not exist is an error;
+    a missing fallback is not. Values are the section's own (not merged with DEFAULT).
+    """
+    path = _config_path(env)
+    if not path.exists():
+        if profile:
+            raise ConfigError(f"profile {profile!r} requested but {path} does not exist")
+        return None, {}
+    ini = configparser.ConfigParser(interpolation=None)
+    try:
+        ini.read(path, encoding="utf-8")
+    except configparser.Error as exc:
+        raise ConfigError(f"cannot parse {path}: {exc}") from exc
+    sections = {name: dict(ini._sections[name]) for name in ini.sections()}  # type: ignore[attr-defined]
+    settings = sections.pop(_SETTINGS, {})
+    if ini.defaults():
+        sections["DEFAULT"] = dict(ini.defaults())
+    fallback = False
+    if profile is None:
+        profile = str(settings.get("default_profile", "")).strip() or None
+        if profile is None:
+            profile, fallback = "DEFAULT", True
+    if profile == _SETTINGS:
+        raise ConfigError(f"{_SETTINGS} is a reserved section name and cannot be used as a profile")
+    if profile not in sections:
+        if fallback:
+            return None, {}
+        raise ConfigError(f"{path} has no {profile} profile configured")
+    return (None if fallback else profile), {k: str(v) for k, v in sections[profile].items()}
+
+
+def resolve_target(
+    *,
+    host: str | None = None,
+    profile: str | None = None,
+    account_id: str | None = None,
+    client_id: str | None = None,
+    scopes: str | Iterable[str] | None = None,
+    refresh_token: bool | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Target:
+    """Build the :class:`Target` from arguments, environment and profile, SDK precedence.
+
+    ``scopes`` empty everywhere leaves :attr:`Target.scopes` empty: the caller then picks the
+    one stored grant for that host, or asks for ``all-apis`` at login. ``offline_access`` is
+    added unless ``refresh_token`` is False or the profile sets
+    ``disable_oauth_refresh_token``.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, str] = {}
+    for name, var in (("host", "DATABRICKS_HOST"), ("account_id", "DATABRICKS_ACCOUNT_ID"),
+                      ("client_id", "DATABRICKS_CLIENT_ID"), ("disable_oauth_refresh_token",
+                      "DATABRICKS_DISABLE_OAUTH_REFRESH_TOKEN")):
+        if env.get(var):
+            values[name] = env[var]
+    for name, given in (("host", host), ("account_id", account_id), ("client_id", client_id)):
+        if given:
+            values[name] = given
+    profile = profile or env.get("DATABRICKS_CONFIG_PROFILE") or None
+    skip_file = profile is None and ("host" in values or any(env.get(v) for v in _AUTH_ENV))
+    if not skip_file:
+        profile, file_values = load_profile(profile, env)
+        for k, v in file_values.items():
+            values.setdefault(k, v)
+    if not values.get("host"):
+        raise ConfigError(
+            "no workspace: pass --host https://<workspace-host>, --profile NAME, or set DATABRICKS_HOST"
+        )
+    wanted = parse_scopes(scopes) or parse_scopes(env.get("SCOPEDAUTH_SCOPES")) or parse_scopes(values.get("scopes"))
+    if refresh_token is None:
+        refresh_token = values.get("disable_oauth_refresh_token", "").lower() not in ("true", "1", "yes")
+    if wanted and refresh_token and OFFLINE_ACCESS not in wanted:
+        wanted = tuple(sorted((*wanted, OFFLINE_ACCESS)))
+    if wanted and not refresh_token:
+        wanted = tuple(s for s in wanted if s != OFFLINE_ACCESS)
+    acct = values.get("account_id") or None
+    canon = canonical_host(values["host"])
+    if acct is not None and not _ACCOUNT_ID.match(acct):
+        raise ConfigError(f"not an account id: {acct!r}")
+    if acct is None and _is_account_host(canon):
+        raise ConfigError(f"{canon} is an account console: pass --account-id (or set DATABRICKS_ACCOUNT_ID)")
+    if acct is not None and not account_id and not _is_account_host(canon):
+        acct = None  # workspace profiles often carry account_id too; that is not an account login
+    return Target(
+        host=canon,
+        client_id=values.get("client_id") or DEFAULT_CLIENT_ID,
+        scopes=wanted,
+        account_id=acct,
+        profile=profile,
+    )
+
+
+def _is_account_host(host: str) -> bool:
+    """Account consoles: the three public ones, or any ``accounts.*`` host (private clouds)."""
+    hostname = urlsplit(host).hostname or ""
+    return hostname in _ACCOUNT_HOSTS or hostname.startswith("accounts.")

@@ -1,0 +1,241 @@
+"""The one-shot loopback redirect listener (Flask on werkzeug).
+
+Rules, each from a past incident in some OAuth CLI:
+
+* Sockets are bound by us, before the browser opens, on loopback only: ``127.0.0.1`` and
+  ``::1`` where the machine has IPv6 (browsers resolve ``localhost`` to either). A busy port is
+  a :class:`ListenerError` at once, never a late ``sys.exit`` from inside a server.
+* Only a GET on the redirect path whose ``state`` matches ends the login. Favicons, other paths,
+  other methods, foreign ``Host`` headers, oversized queries and wrong states get an answer and
+  the listener keeps waiting.
+* The page is truthful: the handler holds the browser's request until the code has been
+  exchanged and the token stored, then says "Signed in" with the granted scopes, or what failed.
+* The port is released in every case (``close`` in ``finally``).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import queue
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .callback import MAX_QUERY, Verdict, judge, parse_query, redirect_path
+from .errors import AuthorizationDeniedError, AuthorizationError, CallbackTimeoutError, ListenerError
+
+__all__ = ["Listener", "Outcome", "templates_dir"]
+
+log = logging.getLogger("scopedauth")
+_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+_SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'",
+}
+
+
+def templates_dir() -> Path:
+    """``scopedauth/templates`` inside a wheel, the top-level ``templates/`` in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / "success.html").is_file():
+            return candidate
+    raise ListenerError("the page templates are missing from this installation; reinstall scopedauth")
+
+
+@dataclass
+class Outcome:
+    """What the main thread reports back to the waiting browser request."""
+
+    ok: bool
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def _bind(family: int, host: str, port: int) -> socket.socket | None:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        sock.listen(16)
+    except OSError as exc:
+        sock.close()
+        if family == socket.AF_INET6 and exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT):
+            return None  # no IPv6 loopback on this machine
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEADDRINUSE", -1)):
+            raise ListenerError(
+                f"port {port} on {host} is busy (another login, or another program). Finish or cancel the "
+                f"other login, stop the program holding it (e.g. `lsof -i :{port}`), or use --port N with a "
+                "redirect URI http://localhost:N that your OAuth client has registered "
+                "(databricks-cli accepts only 8020 by default)"
+            ) from None
+        raise ListenerError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+class Listener:
+    """Bind on construction, serve in threads, hand the callback to :meth:`wait`."""
+
+    def __init__(self, *, redirect_uri: str, state: str, port: int, reply_timeout: float = 120.0) -> None:
+        self.redirect_uri = redirect_uri
+        self.path = redirect_path(redirect_uri)
+        self._state = state
+        self._port = port
+        self._reply_timeout = reply_timeout
+        self._callbacks: queue.Queue[tuple[str, str] | BaseException] = queue.Queue()
+        self._outcome: queue.Queue[Outcome] = queue.Queue(maxsize=1)
+        self._claimed = threading.Lock()
+        self._replied = threading.Event()
+        self._servers: list[Any] = []
+        self._threads: list[threading.Thread] = []
+        self.sockets: list[socket.socket] = []
+        first = _bind(socket.AF_INET, "127.0.0.1", port)
+        assert first is not None
+        self.sockets.append(first)
+        self.port = first.getsockname()[1]
+        try:
+            second = _bind(socket.AF_INET6, "::1", self.port)
+        except ListenerError:
+            first.close()
+            raise
+        if second is not None:
+            self.sockets.append(second)
+        self._start()
+
+    # -- serving ------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class Quiet(WSGIRequestHandler):
+            """werkzeug logs each request line, which would put the code on stderr."""
+
+            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+                return None
+
+        app = self._app()
+        for sock in self.sockets:
+            host = "::1" if sock.family == socket.AF_INET6 else "127.0.0.1"
+            server = make_server(host, self.port, app, threaded=True, request_handler=Quiet, fd=sock.fileno())
+            self._servers.append(server)
+            thread = threading.Thread(target=server.serve_forever, name="scopedauth-listener", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _app(self) -> Any:
+        from flask import Flask, Response, render_template, request
+
+        app = Flask("scopedauth.listener", template_folder=str(templates_dir()))
+        app.config["MAX_CONTENT_LENGTH"] = 0
+
+        def page(template: str, status: int, **context: Any) -> Response:
+            resp = Response(render_template(template, **context), status=status, mimetype="text/html")
+            resp.headers.update(_SECURITY_HEADERS)
+            return resp
+
+        def failure(status: int, heading: str, message: str, next_step: str = "") -> Response:
+            return page("error.html", status, ok=False, title=heading, heading=heading, message=message,
+                        next_step=next_step, detail="")
+
+        @app.route("/", defaults={"subpath": ""}, methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"])
+        @app.route("/<path:subpath>", methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"])
+        def handle(subpath: str) -> Response:
+            host = (request.host or "").lower()
+            if (host if host.endswith("]") else host.rsplit(":", 1)[0]) not in _ALLOWED_HOSTS:
+                return failure(421, "Wrong host", "This listener only answers requests addressed to localhost.")
+            if request.path != self.path:
+                return failure(404, "Not found", "This is scopedauth's login listener; nothing lives here.")
+            if request.method != "GET":
+                return failure(405, "Method not allowed", "The sign-in redirect is a GET request.")
+            query = request.query_string.decode("latin-1")
+            if len(query) > MAX_QUERY:
+                return failure(414, "Request too long", "The redirect carried an oversized query.")
+            try:
+                code = judge(parse_query(query), self._state)
+            except AuthorizationDeniedError as exc:
+                if self._claim():
+                    self._callbacks.put(exc)
+                    denied = page("error.html", 200, ok=False, title="Sign-in refused", heading="Sign-in refused",
+                                  message="The workspace refused the sign-in.",
+                                  detail=f"{exc.error}: {exc.description or ''}".strip(" :"),
+                                  next_step="Run scopedauth login again, or ask your admin for access.")
+                    denied.call_on_close(self._replied.set)
+                    return denied
+                return failure(409, "Already handled", "This login has already finished.")
+            except AuthorizationError as exc:
+                if len(exc.args) > 1 and exc.args[1] == Verdict.STRAY:
+                    return failure(400, "Not a sign-in response", "This address expects the redirect from your workspace.")
+                return failure(400, "This link does not belong to the current login",
+                               str(exc.args[0]), "Go back to the terminal; the login there is still waiting.")
+            if not self._claim():
+                return failure(409, "Already handled", "This login has already finished.")
+            self._callbacks.put((request.url, code))
+            try:
+                outcome = self._outcome.get(timeout=self._reply_timeout)
+            except queue.Empty:
+                outcome = Outcome(False, {"heading": "No answer from scopedauth", "message":
+                                          "The terminal did not finish the login in time."})
+            if outcome.ok:
+                resp = page("success.html", 200, ok=True, title="Signed in", **outcome.context)
+            else:
+                ctx = {"heading": "Sign-in failed", "message": "", "detail": "", "next_step": "", **outcome.context}
+                resp = page("error.html", 200, ok=False, title=ctx["heading"], **ctx)
+            resp.call_on_close(self._replied.set)
+            return resp
+
+        return app
+
+    def _claim(self) -> bool:
+        return self._claimed.acquire(blocking=False)
+
+    # -- the main thread's side ---------------------------------------------------------------
+
+    def wait(self, timeout: float, on_tick: Callable[[], None] | None = None) -> tuple[str, str]:
+        """Block until a valid callback: ``(callback_url, code)``; raise on deny or timeout."""
+        try:
+            item = self._callbacks.get(timeout=timeout)
+        except queue.Empty:
+            raise CallbackTimeoutError(
+                f"nobody came back to {self.redirect_uri} within {timeout:g}s. Did the browser open? "
+                "Use --no-browser to copy the URL by hand, or --paste on a machine without a browser"
+            ) from None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def complete(self, ok: bool, **context: Any) -> None:
+        """Tell the waiting browser request how it ended (success page or error page)."""
+        try:
+            self._outcome.put_nowait(Outcome(ok, context))
+        except queue.Full:
+            pass
+
+    def close(self) -> None:
+        """Stop serving and release the port; safe to call twice."""
+        if not self._outcome.full():
+            self.complete(False, heading="Login cancelled", message="The login was cancelled in the terminal.")
+        if self._claimed.locked():
+            self._replied.wait(timeout=5)  # let the browser receive the final page before the port closes
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for sock in self.sockets:
+            sock.close()
+        self._servers.clear()
+        self._threads.clear()
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

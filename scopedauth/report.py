@@ -1,0 +1,69 @@
+"""What ``scopedauth status`` shows, as data and as lines (never a token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .session import StatusEntry
+from .tokens import format_time, utcnow
+
+__all__ = ["state_of", "status_json", "status_lines"]
+
+
+def state_of(entry: StatusEntry) -> str:
+    """``valid``, ``refreshable`` (expired but a refresh token exists), ``needs-login``, ``unreadable``."""
+    tok = entry.token
+    if entry.error is not None or tok is None:
+        return "unreadable" if entry.error else "missing"
+    if tok.needs_login:
+        return "needs-login"
+    if tok.is_valid():
+        return "valid"
+    return "refreshable" if tok.refreshable else "needs-login"
+
+
+def _expires_in(entry: StatusEntry) -> int | None:
+    left = entry.token.remaining(utcnow()) if entry.token else None
+    return int(left.total_seconds()) if left is not None else None
+
+
+def status_json(entries: list[StatusEntry]) -> list[dict[str, Any]]:
+    out = []
+    for e in entries:
+        tok = e.token
+        out.append({
+            "host": e.target.host,
+            "account_id": e.target.account_id,
+            "client_id": e.target.client_id,
+            "scopes": list(e.target.scopes),
+            "granted_scopes": list(tok.granted_scopes) if tok else None,
+            "expiry": format_time(tok.expiry) if tok and tok.expiry else None,
+            "expires_in": _expires_in(e),
+            "refreshable": bool(tok and tok.refreshable),
+            "state": state_of(e),
+            "backend": e.backend,
+            "error": e.error,
+        })
+    return out
+
+
+def _human(seconds: int | None) -> str:
+    if seconds is None:
+        return "no expiry"
+    if seconds <= 0:
+        return "expired"
+    if seconds < 120:
+        return f"{seconds}s"
+    return f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h"
+
+
+def status_lines(entries: list[StatusEntry]) -> list[str]:
+    lines = []
+    for e in entries:
+        where = e.target.host + (f" account={e.target.account_id}" if e.target.account_id else "")
+        lines.append(
+            f"{where}  client={e.target.client_id}  scopes={' '.join(e.target.scopes) or '-'}  "
+            f"expires={_human(_expires_in(e))}  state={state_of(e)}  backend={e.backend}"
+            + (f"  error={e.error}" if e.error else "")
+        )
+    return lines

@@ -1,0 +1,16 @@
+"""A Databricks-shaped OAuth authorization server and sample Databricks App, on loopback.
+
+For ``scopedauth demo`` and the test suite::
+
+    from scopedauth.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox() as sb:
+        sb.url       # the workspace host: /oidc/..., /api/2.0/preview/scim/v2/Me
+        sb.app_url   # the sample app: /api/hello (sql), /api/genie, /api/files
+"""
+
+from .config import SandboxConfig
+from .sandbox import Sandbox
+from .state import SandboxStats
+
+__all__ = ["Sandbox", "SandboxConfig", "SandboxStats"]

@@ -1,0 +1,199 @@
+"""The stored token record: JSON v1, expiry arithmetic, and a repr that never leaks.
+
+One record per :class:`~scopedauth.config.Target`. The JSON is documented in the README so other
+programs can read the keyring entry; ``version`` lets a future format coexist with this one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .config import Target, parse_scopes
+from .errors import ConfigError, StorageError
+
+__all__ = ["EXPIRED_LEEWAY", "FORMAT_VERSION", "REFRESH_AHEAD", "Token", "format_time", "parse_time", "utcnow"]
+
+FORMAT_VERSION = 1
+#: under this much life left a token counts as expired (Azure refuses tokens with ≤ 30 s left)
+EXPIRED_LEEWAY = timedelta(seconds=40)
+#: refresh ahead when less than min(this, half the lifetime) remains
+REFRESH_AHEAD = timedelta(minutes=5)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``, second precision (what Go's time parser and jq expect)."""
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse RFC 3339 (``Z`` or an offset); naive values are taken as UTC."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True, repr=False)
+class Token:
+    """An access token, maybe a refresh token, and everything needed to refresh it.
+
+    ``needs_login`` marks a grant whose refresh token the server declared dead: the record stays
+    (so ``status`` can say so and nothing the user had vanishes) but is never served.
+    """
+
+    target: Target
+    access_token: str
+    token_type: str = "Bearer"
+    expiry: datetime | None = None
+    refresh_token: str | None = None
+    granted_scopes: tuple[str, ...] = ()
+    token_endpoint: str = ""
+    obtained_at: datetime = field(default_factory=utcnow)
+    needs_login: bool = False
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def remaining(self, now: datetime | None = None) -> timedelta | None:
+        """Time left, or None when the server gave no expiry."""
+        if self.expiry is None:
+            return None
+        return self.expiry - (now or utcnow())
+
+    def is_valid(self, now: datetime | None = None) -> bool:
+        """Usable right now: not marked dead and more than the leeway left."""
+        if self.needs_login or not self.access_token:
+            return False
+        left = self.remaining(now)
+        return left is None or left > EXPIRED_LEEWAY
+
+    def wants_refresh(self, now: datetime | None = None) -> bool:
+        """Inside the refresh-ahead window: less than min(5 min, half the lifetime) left."""
+        left = self.remaining(now)
+        if left is None:
+            return False
+        assert self.expiry is not None
+        lifetime = self.expiry - self.obtained_at
+        ahead = min(REFRESH_AHEAD, max(lifetime / 2, EXPIRED_LEEWAY))
+        return left < ahead
+
+    @property
+    def refreshable(self) -> bool:
+        return bool(self.refresh_token) and not self.needs_login
+
+    @property
+    def missing_scopes(self) -> tuple[str, ...]:
+        """Requested scopes the server did not grant (empty when it did not say)."""
+        if not self.granted_scopes:
+            return ()
+        return tuple(s for s in self.target.scopes if s not in self.granted_scopes)
+
+    def replace(self, **changes: Any) -> Token:
+        return dataclasses.replace(self, **changes)
+
+    # -- serialisation ------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        t = self.target
+        record: dict[str, Any] = {
+            "version": FORMAT_VERSION,
+            "host": t.host,
+            "account_id": t.account_id,
+            "client_id": t.client_id,
+            "scopes": list(t.scopes),
+            "granted_scopes": list(self.granted_scopes),
+            "token_type": self.token_type,
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "expiry": format_time(self.expiry) if self.expiry else None,
+            "obtained_at": format_time(self.obtained_at),
+            "token_endpoint": self.token_endpoint,
+        }
+        if self.needs_login:
+            record["needs_login"] = True
+        return json.dumps(record, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, *, where: str = "the token store") -> Token:
+        """Decode a v1 record; anything else is a :class:`StorageError`, never a crash."""
+        try:
+            data = json.loads(text)
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise StorageError(f"the record in {where} is not JSON; it was left untouched") from exc
+        if not isinstance(data, dict):
+            raise StorageError(f"the record in {where} is not a scopedauth record; it was left untouched")
+        version = data.get("version")
+        if version != FORMAT_VERSION:
+            raise StorageError(
+                f"the record in {where} has format version {version!r}, this scopedauth reads "
+                f"{FORMAT_VERSION}; it was left untouched (upgrade scopedauth or log in again)"
+            )
+        try:
+            target = Target(
+                host=_str(data, "host"),
+                client_id=_str(data, "client_id"),
+                scopes=parse_scopes(_list(data, "scopes")),
+                account_id=_opt_str(data, "account_id"),
+            )
+            expiry = _opt_str(data, "expiry")
+            obtained = _opt_str(data, "obtained_at")
+            return cls(
+                target=target,
+                access_token=_str(data, "access_token"),
+                token_type=_str(data, "token_type") or "Bearer",
+                expiry=parse_time(expiry) if expiry else None,
+                refresh_token=_opt_str(data, "refresh_token"),
+                granted_scopes=parse_scopes(_list(data, "granted_scopes")),
+                token_endpoint=_opt_str(data, "token_endpoint") or "",
+                obtained_at=parse_time(obtained) if obtained else utcnow(),
+                needs_login=data.get("needs_login") is True,
+            )
+        except (ValueError, TypeError, OverflowError, ConfigError) as exc:
+            raise StorageError(f"the record in {where} is corrupt ({exc}); it was left untouched") from None
+
+    def to_cli_json(self) -> dict[str, str | None]:
+        """The shape of ``databricks auth token`` output."""
+        return {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expiry": format_time(self.expiry) if self.expiry else None,
+        }
+
+    def __repr__(self) -> str:
+        left = self.remaining()
+        life = "no expiry" if left is None else f"expires in {int(left.total_seconds())}s"
+        return (
+            f"Token(target={self.target.key!r}, token_type={self.token_type!r}, access_token=<redacted>, "
+            f"refresh_token={'<redacted>' if self.refresh_token else None}, {life}"
+            f"{', needs_login' if self.needs_login else ''})"
+        )
+
+    __str__ = __repr__
+
+
+def _str(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise ValueError(f"field {name!r} missing or not a string")
+    return value
+
+
+def _opt_str(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"field {name!r} is not a string")
+    return value
+
+
+def _list(data: dict[str, Any], name: str) -> list[str]:
+    value = data.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"field {name!r} is not a list of strings")
+    return value
