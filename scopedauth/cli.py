@@ -179,9 +179,9 @@ def logout(**kw: Any) -> None:
 @click.option("--port", default=0, help="Workspace port (default: a free one).")
 def sandbox(port: int) -> None:
     """Run the bundled Databricks-shaped sandbox workspace until Ctrl-C."""
-    from .sandbox.__main__ import serve
+    from .sandbox.__main__ import main as serve
 
-    serve(port)
+    sys.exit(serve(["--port", str(port)]))
 
 
 @main.command()

@@ -1,0 +1,114 @@
+"""Shared fixtures: an isolated environment per test, the sandbox, real stores.
+
+Every test gets its own cache/config directories and a clean ``DATABRICKS_*`` environment so
+nothing touches the developer's real keyring entries or ~/.databrickscfg. The real Secret
+Service is used when a D-Bus session with an unlocked keyring is present (CI starts one);
+``SCOPEDAUTH_REQUIRE_KEYRING=1`` turns its absence into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scopedauth import session
+from scopedauth.backends import FileBackend, KeyringBackend, MemoryBackend
+from scopedauth.sandbox import Sandbox, SandboxConfig
+from scopedauth.store import TokenStore
+
+TESTS = Path(__file__).parent
+APPROVE = TESTS / "agents" / "approve.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for name in list(os.environ):
+        if name.startswith(("DATABRICKS_", "SCOPEDAUTH_", "ARM_")) or name in ("BROWSER", "GOOGLE_CREDENTIALS"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SCOPEDAUTH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SCOPEDAUTH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "databrickscfg"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    session.forget_memory()
+    session._stores.clear()
+    yield tmp_path
+    session.forget_memory()
+    session._stores.clear()
+
+
+def keyring_available() -> str | None:
+    """None when a real Secret Service answers, else why not."""
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return "no D-Bus session (DBUS_SESSION_BUS_ADDRESS unset)"
+    try:
+        from keyring.backends.SecretService import Keyring
+
+        kr = Keyring()
+        probe = f"probe-{secrets.token_hex(4)}"
+        kr.set_password("scopedauth-test", probe, "x")
+        kr.delete_password("scopedauth-test", probe)
+    except Exception as exc:
+        return f"Secret Service unusable: {type(exc).__name__}: {exc}"
+    return None
+
+
+def require_keyring() -> None:
+    why = keyring_available()
+    if why is None:
+        return
+    if os.environ.get("SCOPEDAUTH_REQUIRE_KEYRING") == "1":
+        pytest.fail(f"real keyring required but {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture
+def secret_service_backend() -> KeyringBackend:
+    require_keyring()
+    from keyring.backends.SecretService import Keyring
+
+    return KeyringBackend(Keyring())
+
+
+@pytest.fixture(params=["memory", "file", "secret-service"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> TokenStore:
+    """Each real store kind; the contract suites run against all of them."""
+    if request.param == "memory":
+        return TokenStore(MemoryBackend())
+    if request.param == "file":
+        return TokenStore(FileBackend(tmp_path / "config" / "tokens.json"))
+    request.getfixturevalue("secret_service_backend")
+    return TokenStore(request.getfixturevalue("secret_service_backend"))
+
+
+@pytest.fixture
+def listener_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def sandbox(listener_port: int) -> Iterator[Sandbox]:
+    """A sandbox whose databricks-cli client accepts http://localhost:<listener_port>."""
+    config = SandboxConfig(redirect_uris={"databricks-cli": [f"http://localhost:{listener_port}"]})
+    with Sandbox(config) as sb:
+        yield sb
+
+
+@pytest.fixture
+def browser_script(tmp_path: Path) -> str:
+    """A $BROWSER value that approves the consent page over real HTTP."""
+    script = tmp_path / "browser.sh"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{APPROVE}" "$1"\n')
+    script.chmod(0o755)
+    return f"{script} %s"
