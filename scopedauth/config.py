@@ -36,6 +36,11 @@ DEFAULT_CLIENT_ID = "databricks-cli"
 OFFLINE_ACCESS = "offline_access"
 _SETTINGS = "__settings__"
 _ACCOUNT_HOSTS = ("accounts.cloud.databricks.com", "accounts.azuredatabricks.net", "accounts.gcp.databricks.com")
+# databricks-sdk's `is_account_client`: `https://accounts.` or `https://accounts-dod.` (GovCloud DoD)
+_ACCOUNT_PREFIXES = ("accounts.", "accounts-dod.")
+_HOSTNAME = re.compile(r"^[a-z0-9_.-]+$")
+# a client_id is one token of the keyring key: printable, no white space, no "|" (the key's separator)
+_CLIENT_ID = re.compile(r"^[\x21-\x7B\x7D\x7E]+$")
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 §3.3 scope-token
 # Variables that make databricks-sdk skip the config file when no profile is named
@@ -83,6 +88,9 @@ def canonical_host(host: str) -> str:
     raw = host.strip()
     if not raw:
         raise ConfigError("the host is empty: pass --host https://<workspace>.cloud.databricks.com")
+    if any(c.isspace() or not c.isprintable() for c in raw):
+        # urlsplit silently deletes tabs and newlines (bpo-43882); refuse instead of guessing
+        raise ConfigError(f"the host contains white space or control characters: {host!r}")
     if "://" not in raw:
         raw = "https://" + raw
     parts = urlsplit(raw)
@@ -101,10 +109,19 @@ def canonical_host(host: str) -> str:
             f"refusing plain http for {parts.hostname}: tokens would cross the network unencrypted; use https://"
         )
     name = parts.hostname.lower()
+    if not _HOSTNAME.match(name) and not _is_ipv6(name):
+        raise ConfigError(f"not a host name: {parts.hostname!r} in {host!r} (internationalised names: use punycode)")
     netloc = f"[{name}]" if ":" in name else name
     if port is not None and not (parts.scheme == "https" and port == 443):
         netloc += f":{port}"
     return urlunsplit((parts.scheme, netloc, "", "", ""))
+
+
+def _is_ipv6(name: str) -> bool:
+    try:
+        return ipaddress.ip_address(name).version == 6
+    except ValueError:
+        return False
 
 
 def parse_scopes(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -118,7 +135,7 @@ def parse_scopes(value: str | Iterable[str] | None) -> tuple[str, ...]:
     items = re.split(r"[,\s]+", value) if isinstance(value, str) else [s for v in value for s in re.split(r"[,\s]+", v)]
     scopes = sorted({s for s in items if s})
     for scope in scopes:
-        if not _SCOPE.match(scope):
+        if not _SCOPE.fullmatch(scope):
             raise ConfigError(f"not a valid OAuth scope: {scope!r}")
     return tuple(scopes)
 
@@ -132,6 +149,10 @@ class Target:
     scopes: tuple[str, ...] = ()
     account_id: str | None = None
     profile: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        # one grant, one key: the scope set is kept sorted and free of duplicates however it was given
+        object.__setattr__(self, "scopes", tuple(sorted({s for s in self.scopes if s})))
 
     @property
     def is_account(self) -> bool:
@@ -151,7 +172,8 @@ class Target:
     def from_key(cls, key: str) -> Target:
         """Inverse of :attr:`key` (used when listing what is stored)."""
         try:
-            where, client_id, scopes = key.split("|")
+            # host and client_id never contain "|" (canonical_host, resolve_target); a scope may (RFC 6749)
+            where, client_id, scopes = key.split("|", 2)
         except ValueError as exc:
             raise ConfigError(f"not a scopedauth key: {key!r}") from exc
         host, _, account = where.partition("/accounts/")
@@ -167,6 +189,8 @@ class Target:
         wanted = [s for s in self.scopes if s != OFFLINE_ACCESS]
         if wanted:
             words += ["--scopes", " ".join(wanted)]
+        elif self.scopes:  # offline_access alone: without --scopes the login would ask for all-apis
+            words += ["--scopes", OFFLINE_ACCESS]
         if not self.refreshable:
             words.append("--no-refresh-token")
         return shlex.join(words)
@@ -196,7 +220,7 @@ def load_profile(profile: str | None, env: Mapping[str, str]) -> tuple[str | Non
     ini = configparser.ConfigParser(interpolation=None)
     try:
         ini.read(path, encoding="utf-8")
-    except configparser.Error as exc:
+    except (configparser.Error, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot parse {path}: {exc}") from exc
     sections = {name: dict(ini._sections[name]) for name in ini.sections()}  # type: ignore[attr-defined]
     settings = sections.pop(_SETTINGS, {})

@@ -130,7 +130,7 @@ class Listener:
             host = "::1" if sock.family == socket.AF_INET6 else "127.0.0.1"
             server = make_server(host, self.port, app, threaded=True, request_handler=Quiet, fd=sock.fileno())
             self._servers.append(server)
-            thread = threading.Thread(target=server.serve_forever, name="scopedauth-listener", daemon=True)
+            thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="scopedauth-listener", daemon=True)
             thread.start()
             self._threads.append(thread)
 

@@ -61,5 +61,7 @@ class SandboxConfig:
     advertise_revocation: bool = True
     #: an ssl.SSLContext to serve both ports over TLS
     ssl_context: Any = None
+    #: scopes the workspace silently leaves out of a grant (a narrower grant than requested)
+    withheld_scopes: list[str] = field(default_factory=list)
     #: token exchange accepts HS256 JWTs signed with this secret
     federation_issuer_secret: str = "federation-secret"

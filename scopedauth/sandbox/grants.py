@@ -71,7 +71,7 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
             code=code,
             client_id=request.client.client_id,
             redirect_uri=request.payload.redirect_uri,
-            scope=request.scope or "",
+            scope=" ".join(s for s in (request.scope or "").split() if s not in server.store.config.withheld_scopes),
             user=request.user,
             realm=server.realm.key,
             code_challenge=data.get("code_challenge"),
