@@ -11,8 +11,10 @@ call runs under a timeout so a hung or prompting Secret Service cannot hang ``sc
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import math
 import os
 import tempfile
 import threading
@@ -21,14 +23,24 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from .errors import StorageError
+from .locks import path_lock
 from .paths import cache_dir, config_dir, private_dir
 
-__all__ = ["SERVICE", "Backend", "FileBackend", "KeyringBackend", "MemoryBackend", "keyring_timeout"]
+__all__ = [
+    "SERVICE",
+    "Backend",
+    "FileBackend",
+    "KeyringBackend",
+    "MemoryBackend",
+    "keyring_timeout",
+    "value_length",
+]
 
 SERVICE = "scopedauth"
 T = TypeVar("T")
-#: value caps (characters) of keyring backends that have one; Windows stores UTF-16 in 2560 bytes
-_CAPS = {"WinVaultKeyring": 1280, "WinVaultKeyring_": 1280}
+#: value caps (UTF-16 code units) of keyring backends that have one; Windows: 2560 bytes of UTF-16
+_CAPS = {"WinVaultKeyring": 1280}
+_DEFAULT_TIMEOUT = 10.0
 _NO_KEYRING_HELP = (
     "no usable OS keyring. Choices: start/unlock one (GNOME Keyring or KWallet via Secret Service, "
     "macOS Keychain, Windows Credential Manager); pick a keyring backend with PYTHON_KEYRING_BACKEND; "
@@ -37,14 +49,27 @@ _NO_KEYRING_HELP = (
 
 
 class Backend(Protocol):
-    """Three methods over string keys; ``max_value`` is the longest value it can hold."""
+    """Three methods over string keys; ``max_value`` is the longest value it can hold.
 
-    name: str
-    max_value: int | None
+    ``max_value`` counts UTF-16 code units (see :func:`value_length`), the unit of the one
+    capped keyring there is (Windows Credential Manager: 2560 bytes of UTF-16 = 1280 units).
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def max_value(self) -> int | None: ...
 
     def get(self, key: str) -> str | None: ...
     def set(self, key: str, value: str) -> None: ...
     def delete(self, key: str) -> None: ...
+
+
+def value_length(value: str) -> int:
+    """Length as capped keyrings count it: UTF-16 code units (characters, for ASCII)."""
+    if value.isascii():
+        return len(value)
+    return len(value.encode("utf-16-le", "surrogatepass")) // 2
 
 
 class MemoryBackend:
@@ -60,8 +85,8 @@ class MemoryBackend:
         return self.data.get(key)
 
     def set(self, key: str, value: str) -> None:
-        if self.max_value is not None and len(value) > self.max_value:
-            raise StorageError(f"value of {len(value)} characters exceeds this backend's cap {self.max_value}")
+        if self.max_value is not None and value_length(value) > self.max_value:
+            raise StorageError(f"a value of {value_length(value)} units exceeds this backend's cap {self.max_value}")
         self.data[key] = value
 
     def delete(self, key: str) -> None:
@@ -71,6 +96,9 @@ class MemoryBackend:
 class FileBackend:
     """One JSON file, 0600 in a 0700 directory, replaced atomically on every write.
 
+    Readers never see a partial file (``os.replace``); writers take ``<file>.lock`` around
+    read-modify-write, because two processes refreshing two different targets would otherwise
+    each write back the other's stale record (and a rotated refresh token would be lost).
     Plaintext on disk: only used when the user asks (``--storage file``).
     """
 
@@ -85,8 +113,9 @@ class FileBackend:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}
-        except OSError as exc:
-            raise StorageError(f"cannot read {self.path}: {exc.strerror}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+            raise StorageError(f"cannot read {self.path}: {why}; it was left untouched") from None
         try:
             data = json.loads(text)
         except ValueError:
@@ -96,9 +125,10 @@ class FileBackend:
         return data
 
     def _write(self, data: dict[str, str]) -> None:
-        directory = private_dir(self.path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=".tokens.", dir=directory)
+        tmp: str | None = None
         try:
+            directory = private_dir(self.path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=".tokens.", dir=directory)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 os.chmod(tmp, 0o600)
                 json.dump(data, fh, sort_keys=True, indent=1)
@@ -106,29 +136,41 @@ class FileBackend:
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
         except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
-            raise StorageError(f"cannot write {self.path}: {exc.strerror}") from None
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            raise StorageError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def get(self, key: str) -> str | None:
         return self._read().get(key)
 
     def set(self, key: str, value: str) -> None:
-        data = self._read()
-        data[key] = value
-        self._write(data)
+        with path_lock(self.path):
+            data = self._read()
+            if data.get(key) == value:
+                return
+            data[key] = value
+            self._write(data)
 
     def delete(self, key: str) -> None:
-        data = self._read()
-        if data.pop(key, None) is not None:
-            self._write(data)
+        with path_lock(self.path):
+            data = self._read()
+            if data.pop(key, None) is not None:
+                self._write(data)
 
 
 def keyring_timeout() -> float:
     """Seconds a keyring call may take (``SCOPEDAUTH_KEYRING_TIMEOUT``; raise it to type a password)."""
     try:
-        return max(0.1, float(os.environ.get("SCOPEDAUTH_KEYRING_TIMEOUT", "10")))
+        value = float(os.environ.get("SCOPEDAUTH_KEYRING_TIMEOUT", _DEFAULT_TIMEOUT))
     except ValueError:
-        return 10.0
+        return _DEFAULT_TIMEOUT
+    if math.isnan(value):
+        return _DEFAULT_TIMEOUT
+    return min(max(0.1, value), 86400.0)  # threading refuses an infinite join timeout
+
+
+class _KeyringFailedError(StorageError):
+    """The keyring raised something other than locked/refused: maybe the wrong keyring here."""
 
 
 def _bounded(what: str, fn: Callable[[], T], timeout: float) -> T:
@@ -155,6 +197,7 @@ def _bounded(what: str, fn: Callable[[], T], timeout: float) -> T:
 
 
 def _storage_error(what: str, exc: BaseException) -> StorageError:
+    """A message from the exception's type only: keyring messages may quote what was stored."""
     if isinstance(exc, StorageError):
         return exc
     kind = type(exc).__name__
@@ -164,7 +207,7 @@ def _storage_error(what: str, exc: BaseException) -> StorageError:
         return StorageError(_NO_KEYRING_HELP)
     if kind in ("PasswordSetError", "PasswordDeleteError"):
         return StorageError(f"the keyring refused to {what}: {kind}. Nothing was changed")
-    return StorageError(f"the keyring failed to {what}: {kind}. Nothing was changed")
+    return _KeyringFailedError(f"the keyring failed to {what}: {kind}. Nothing was changed")
 
 
 def _backend_hint_file() -> Path:
@@ -176,77 +219,133 @@ def _class_path(obj: object) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+def _usable_class(cls: object) -> bool:
+    from keyring.backend import KeyringBackend as Base
+    from keyring.backends import chainer, fail, null
+
+    return (
+        isinstance(cls, type)
+        and issubclass(cls, Base)
+        and not issubclass(cls, (fail.Keyring, null.Keyring, chainer.ChainerBackend))
+    )
+
+
 def _remembered() -> Any | None:
     """Instantiate the keyring class that served us last time, skipping keyring's discovery."""
     if os.environ.get("PYTHON_KEYRING_BACKEND"):
         return None
     try:
         module, _, name = _backend_hint_file().read_text(encoding="utf-8").strip().partition(":")
-        return getattr(importlib.import_module(module), name)()
+        cls = getattr(importlib.import_module(module), name)
+        return cls() if _usable_class(cls) else None
     except Exception:  # any stale or broken hint just means: discover again
         return None
+
+
+def _forget_hint() -> None:
+    with contextlib.suppress(OSError):
+        _backend_hint_file().unlink(missing_ok=True)
+
+
+def _remember(found: object) -> None:
+    hint = _backend_hint_file()
+    tmp = hint.with_name(f"{hint.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        private_dir(hint.parent)
+        tmp.write_text(_class_path(found), encoding="utf-8")
+        os.replace(tmp, hint)
+    except OSError:  # only an optimisation
+        tmp.unlink(missing_ok=True)
 
 
 def _discover() -> Any:
     import keyring
     from keyring.backends import chainer, fail, null
+    from keyring.core import load_keyring
 
-    found = keyring.get_keyring()
+    chosen = os.environ.get("PYTHON_KEYRING_BACKEND")
+    if chosen:
+        # read the variable on every discovery: keyring.get_keyring() caches its first answer
+        try:
+            found = load_keyring(chosen)
+        except Exception as exc:
+            raise StorageError(
+                f"PYTHON_KEYRING_BACKEND={chosen} cannot be used ({type(exc).__name__}); {_NO_KEYRING_HELP}"
+            ) from None
+    else:
+        found = keyring.get_keyring()
     if isinstance(found, chainer.ChainerBackend):
-        found = found.backends[0] if found.backends else fail.Keyring()
+        found = found.backends[0] if found.backends else fail.Keyring()  # type: ignore[no-untyped-call]
     if isinstance(found, (fail.Keyring, null.Keyring)):
         raise StorageError(_NO_KEYRING_HELP)
-    if not os.environ.get("PYTHON_KEYRING_BACKEND"):
-        try:
-            hint = _backend_hint_file()
-            private_dir(hint.parent)
-            tmp = hint.with_suffix(f".{os.getpid()}")
-            tmp.write_text(_class_path(found), encoding="utf-8")
-            os.replace(tmp, hint)
-        except OSError:
-            pass  # only an optimisation
+    if not chosen:
+        _remember(found)
     return found
 
 
 class KeyringBackend:
-    """The OS keyring through the :mod:`keyring` package, every call bounded by a timeout."""
+    """The OS keyring through the :mod:`keyring` package, every call bounded by a timeout.
 
-    def __init__(self, keyring_backend: Any = None, timeout: float | None = None) -> None:
+    ``service`` is the keyring service name (tests use their own so they never touch the user's
+    entries). A keyring remembered from an earlier run that fails in this session (no D-Bus over
+    SSH, uninstalled) is forgotten and discovery runs once more.
+    """
+
+    def __init__(self, keyring_backend: Any = None, timeout: float | None = None, *, service: str = SERVICE) -> None:
         self._kr = keyring_backend
+        self._from_hint = False
+        self.service = service
         self.timeout = keyring_timeout() if timeout is None else timeout
 
     @property
     def kr(self) -> Any:
         if self._kr is None:
-            self._kr = _remembered() or _bounded("find a keyring", _discover, self.timeout)
+            remembered = _remembered()
+            if remembered is not None:
+                self._kr, self._from_hint = remembered, True
+            else:
+                self._kr = _bounded("find a keyring", _discover, self.timeout)
         return self._kr
 
     @property
-    def name(self) -> str:  # type: ignore[override]
+    def name(self) -> str:
         return f"keyring ({_class_path(self.kr).replace(':', '.')})"
 
     @property
-    def max_value(self) -> int | None:  # type: ignore[override]
+    def max_value(self) -> int | None:
+        """``scopedauth_max_value`` of the keyring object (UTF-16 code units), else a known cap."""
         cap = getattr(self.kr, "scopedauth_max_value", None) or _CAPS.get(type(self.kr).__name__)
         return int(cap) if cap else None
 
-    def get(self, key: str) -> str | None:
+    def _call(self, what: str, op: Callable[[Any], T]) -> T:
         kr = self.kr
-        return _bounded("read", lambda: kr.get_password(SERVICE, key), self.timeout)
+        try:
+            return _bounded(what, lambda: op(kr), self.timeout)
+        except _KeyringFailedError:
+            if not self._from_hint:
+                raise
+        _forget_hint()  # the remembered keyring does not work here: discover again, once
+        self._kr, self._from_hint = None, False
+        kr = self.kr
+        return _bounded(what, lambda: op(kr), self.timeout)
+
+    def get(self, key: str) -> str | None:
+        value = self._call("read", lambda kr: kr.get_password(self.service, key))
+        if value is not None and not isinstance(value, str):
+            raise StorageError(f"the keyring returned a {type(value).__name__} for {key!r}, not text")
+        return value
 
     def set(self, key: str, value: str) -> None:
-        kr = self.kr
-        _bounded("write", lambda: kr.set_password(SERVICE, key, value), self.timeout)
+        self._call("write", lambda kr: kr.set_password(self.service, key, value))
 
     def delete(self, key: str) -> None:
-        kr = self.kr
-
-        def run() -> None:
+        def run(kr: Any) -> None:
             from keyring.errors import PasswordDeleteError
 
             try:
-                kr.delete_password(SERVICE, key)
+                kr.delete_password(self.service, key)
             except PasswordDeleteError:
-                pass  # already gone
+                if kr.get_password(self.service, key) is not None:
+                    raise  # a refusal, not "already gone"
 
-        _bounded("delete", run, self.timeout)
+        self._call("delete", run)

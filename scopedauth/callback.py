@@ -73,11 +73,12 @@ def judge(callback: Callback, expected_state: str) -> str:
         raise AuthorizationError("this request is not an authorization response", Verdict.STRAY)
     state = callback.state or ""
     if not hmac.compare_digest(state.encode(), expected_state.encode()):
-        raise AuthorizationError("the state does not match this login (a stale tab or a forged request)", Verdict.FORGED)
+        raise AuthorizationError(
+            "the state does not match this login (a stale tab or a forged request)", Verdict.FORGED
+        )
     if callback.error is not None:
         raise AuthorizationDeniedError(callback.error, callback.error_description)
-    assert callback.code is not None
-    return callback.code
+    return callback.code or ""
 
 
 def redirect_path(redirect_uri: str) -> str:
@@ -94,8 +95,7 @@ def parse_pasted(text: str, redirect_uri: str, expected_state: str) -> tuple[str
     want = urlsplit(redirect_uri)
     if not parts.scheme or not parts.netloc:
         raise AuthorizationError(
-            "that is not the address from the browser's address bar; paste the whole URL starting with "
-            f"{redirect_uri}"
+            f"that is not the address from the browser's address bar; paste the whole URL starting with {redirect_uri}"
         )
     same_host = (parts.hostname or "") == (want.hostname or "") and parts.port == want.port
     if parts.scheme != want.scheme or not same_host or (parts.path or "/") != (want.path or "/"):
@@ -108,6 +108,8 @@ def parse_pasted(text: str, redirect_uri: str, expected_state: str) -> tuple[str
     except AuthorizationError as exc:
         verdict = exc.args[1] if len(exc.args) > 1 else None
         if verdict == Verdict.STRAY:
-            raise AuthorizationError("that address carries no authorization code; sign in first, then copy it") from None
+            raise AuthorizationError(
+                "that address carries no authorization code; sign in first, then copy it"
+            ) from None
         raise AuthorizationError(str(exc.args[0])) from None
     return pasted, code

@@ -38,10 +38,15 @@ def target_options(func: F) -> F:
         click.option("--account-id", help="Account ID: log in to the account console."),
         click.option("--client-id", help="OAuth client ID (default databricks-cli)."),
         click.option("--scopes", "-s", help='Scopes, comma- or space-separated, e.g. "sql files.files".'),
-        click.option("--no-refresh-token", "no_refresh", is_flag=True,
-                     help="Do not request offline_access (no refresh token)."),
-        click.option("--storage", type=click.Choice(["keyring", "file", "memory"]), envvar="SCOPEDAUTH_STORAGE",
-                     help="Where tokens live (default: the OS keyring)."),
+        click.option(
+            "--no-refresh-token", "no_refresh", is_flag=True, help="Do not request offline_access (no refresh token)."
+        ),
+        click.option(
+            "--storage",
+            type=click.Choice(["keyring", "file", "memory"]),
+            envvar="SCOPEDAUTH_STORAGE",
+            help="Where tokens live (default: the OS keyring).",
+        ),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -77,8 +82,12 @@ def handle_errors(func: F) -> F:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="scopedauth")
-@click.option("--ca-bundle", envvar="SCOPEDAUTH_CA_BUNDLE", type=click.Path(dir_okay=False),
-              help="CA bundle for TLS to the workspace (corporate proxies).")
+@click.option(
+    "--ca-bundle",
+    envvar="SCOPEDAUTH_CA_BUNDLE",
+    type=click.Path(dir_okay=False),
+    help="CA bundle for TLS to the workspace (corporate proxies).",
+)
 @click.option("--debug", is_flag=True, help="Log HTTP activity (never tokens) to stderr.")
 def main(ca_bundle: str | None, debug: bool) -> None:
     """Databricks OAuth tokens with custom scopes: log in once, use everywhere."""
@@ -109,8 +118,14 @@ def login(**kw: Any) -> None:
     target_kw = _target_kwargs(kw)
     mode = "paste" if kw["paste"] else "no-browser" if kw["no_browser"] else "auto"
     token = session.login(
-        store=kw["storage"], say=say, port=kw["port"], redirect_uri=kw["redirect_uri"], timeout=kw["timeout"],
-        mode=mode, browser_command=kw["browser_command"], **target_kw,
+        store=kw["storage"],
+        say=say,
+        port=kw["port"],
+        redirect_uri=kw["redirect_uri"],
+        timeout=kw["timeout"],
+        mode=mode,
+        browser_command=kw["browser_command"],
+        **target_kw,
     )
     store = session._store(kw["storage"])
     say(f"Signed in to {token.target.host}; stored in {store.name}.")
@@ -146,7 +161,7 @@ def status(storage: str | None, output: str) -> None:
         click.echo(json.dumps(status_json(entries), indent=2))
         return
     if not entries:
-        say("Nothing stored. Run: scopedauth login --host https://<workspace> --scopes \"sql\"")
+        say('Nothing stored. Run: scopedauth login --host https://<workspace> --scopes "sql"')
         return
     for line in status_lines(entries):
         click.echo(line)
@@ -165,13 +180,19 @@ def logout(**kw: Any) -> None:
     if kw["all_targets"]:
         for name in ("host", "profile", "account_id", "client_id", "scopes", "no_refresh"):
             kw.pop(name)
-    results = session.logout(all_targets=kw["all_targets"], store=kw["storage"], revoke=not kw["no_revoke"],
-                             **target_kw)
+    results = session.logout(
+        all_targets=kw["all_targets"], store=kw["storage"], revoke=not kw["no_revoke"], **target_kw
+    )
     if not results:
         say("Nothing stored; nothing to do.")
     for r in results:
-        what = "revoked and deleted" if r.revoked and r.deleted else "deleted (not revoked)" if r.deleted \
+        what = (
+            "revoked and deleted"
+            if r.revoked and r.deleted
+            else "deleted (not revoked)"
+            if r.deleted
             else "nothing stored"
+        )
         say(f"{r.target.describe()}: {what}")
 
 

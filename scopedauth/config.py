@@ -35,7 +35,11 @@ __all__ = [
 DEFAULT_CLIENT_ID = "databricks-cli"
 OFFLINE_ACCESS = "offline_access"
 _SETTINGS = "__settings__"
-_ACCOUNT_HOSTS = ("accounts.cloud.databricks.com", "accounts.azuredatabricks.net", "accounts.gcp.databricks.com")
+_ACCOUNT_HOSTS = (
+    "accounts.cloud.databricks.com",
+    "accounts.azuredatabricks.net",
+    "accounts.gcp.databricks.com",
+)
 # databricks-sdk's `is_account_client`: `https://accounts.` or `https://accounts-dod.` (GovCloud DoD)
 _ACCOUNT_PREFIXES = ("accounts.", "accounts-dod.")
 _HOSTNAME = re.compile(r"^[a-z0-9_.-]+$")
@@ -109,7 +113,7 @@ def canonical_host(host: str) -> str:
             f"refusing plain http for {parts.hostname}: tokens would cross the network unencrypted; use https://"
         )
     name = parts.hostname.lower()
-    if not _HOSTNAME.match(name) and not _is_ipv6(name):
+    if not _HOSTNAME.fullmatch(name) and not _is_ipv6(name):
         raise ConfigError(f"not a host name: {parts.hostname!r} in {host!r} (internationalised names: use punycode)")
     netloc = f"[{name}]" if ":" in name else name
     if port is not None and not (parts.scheme == "https" and port == 443):
@@ -211,6 +215,10 @@ def load_profile(profile: str | None, env: Mapping[str, str]) -> tuple[str | Non
     Same order as the SDK: the named profile, ``[__settings__] default_profile``, else
     ``[DEFAULT]`` when it has keys. A profile asked for by name that does not exist is an error;
     a missing fallback is not. Values are the section's own (not merged with DEFAULT).
+
+    Deliberately stricter than the SDK: a profile asked for by name when the file itself is
+    missing is a :class:`ConfigError` (databricks-sdk silently ignores the name), and a file that
+    is not UTF-8 or not INI is a :class:`ConfigError` rather than a crash.
     """
     path = _config_path(env)
     if not path.exists():
@@ -240,6 +248,49 @@ def load_profile(profile: str | None, env: Mapping[str, str]) -> tuple[str | Non
     return (None if fallback else profile), {k: str(v) for k, v in sections[profile].items()}
 
 
+def _merge_sources(
+    *,
+    host: str | None = None,
+    profile: str | None = None,
+    account_id: str | None = None,
+    client_id: str | None = None,
+    env: Mapping[str, str],
+) -> tuple[str | None, dict[str, str]]:
+    """The profile used and the raw settings, merged the way databricks-sdk's ``Config`` merges them.
+
+    Explicit arguments win over ``DATABRICKS_*`` variables, which win over the profile's values.
+    With no profile named, the file is skipped when a host or any authentication setting is
+    already given (argument or environment), as the SDK's ``_known_file_config_loader`` does.
+    """
+    values: dict[str, str] = {}
+    for name, var in (
+        ("host", "DATABRICKS_HOST"),
+        ("account_id", "DATABRICKS_ACCOUNT_ID"),
+        ("client_id", "DATABRICKS_CLIENT_ID"),
+        ("disable_oauth_refresh_token", "DATABRICKS_DISABLE_OAUTH_REFRESH_TOKEN"),
+    ):
+        if env.get(var):
+            values[name] = env[var]
+    for name, given in (("host", host), ("account_id", account_id), ("client_id", client_id)):
+        if given:
+            values[name] = given
+    profile = profile or env.get("DATABRICKS_CONFIG_PROFILE") or None
+    # client_id is an authentication setting for the SDK whether it comes from the environment
+    # or from an argument, so both skip the file.
+    skip_file = profile is None and ("host" in values or "client_id" in values or any(env.get(v) for v in _AUTH_ENV))
+    if not skip_file:
+        profile, file_values = load_profile(profile, env)
+        for k, v in file_values.items():
+            values.setdefault(k, v)
+    return profile, values
+
+
+def _is_true(value: str) -> bool:
+    # Deliberately not databricks-sdk's rule: it applies bool() to the string, so
+    # `disable_oauth_refresh_token = false` in a profile counts as true there.
+    return value.strip().lower() in ("true", "1", "yes", "on")
+
+
 def resolve_target(
     *,
     host: str | None = None,
@@ -256,52 +307,39 @@ def resolve_target(
     one stored grant for that host, or asks for ``all-apis`` at login. ``offline_access`` is
     added unless ``refresh_token`` is False or the profile sets
     ``disable_oauth_refresh_token``.
+
+    Deliberate differences from databricks-sdk (pinned by tests/test_config_sdk.py): the host is
+    canonicalised (lower case; paths, queries and plain http refused), ``SCOPEDAUTH_SCOPES`` is
+    read, scopes also split on tabs and newlines, ``disable_oauth_refresh_token`` is parsed as a
+    boolean word, a profile named but absent is an error even when the file is missing, and an
+    ``account_id`` on a workspace host is dropped unless passed explicitly.
     """
     env = os.environ if env is None else env
-    values: dict[str, str] = {}
-    for name, var in (("host", "DATABRICKS_HOST"), ("account_id", "DATABRICKS_ACCOUNT_ID"),
-                      ("client_id", "DATABRICKS_CLIENT_ID"), ("disable_oauth_refresh_token",
-                      "DATABRICKS_DISABLE_OAUTH_REFRESH_TOKEN")):
-        if env.get(var):
-            values[name] = env[var]
-    for name, given in (("host", host), ("account_id", account_id), ("client_id", client_id)):
-        if given:
-            values[name] = given
-    profile = profile or env.get("DATABRICKS_CONFIG_PROFILE") or None
-    skip_file = profile is None and ("host" in values or any(env.get(v) for v in _AUTH_ENV))
-    if not skip_file:
-        profile, file_values = load_profile(profile, env)
-        for k, v in file_values.items():
-            values.setdefault(k, v)
+    profile, values = _merge_sources(host=host, profile=profile, account_id=account_id, client_id=client_id, env=env)
     if not values.get("host"):
-        raise ConfigError(
-            "no workspace: pass --host https://<workspace-host>, --profile NAME, or set DATABRICKS_HOST"
-        )
+        raise ConfigError("no workspace: pass --host https://<workspace-host>, --profile NAME, or set DATABRICKS_HOST")
     wanted = parse_scopes(scopes) or parse_scopes(env.get("SCOPEDAUTH_SCOPES")) or parse_scopes(values.get("scopes"))
     if refresh_token is None:
-        refresh_token = values.get("disable_oauth_refresh_token", "").lower() not in ("true", "1", "yes")
+        refresh_token = not _is_true(values.get("disable_oauth_refresh_token", ""))
     if wanted and refresh_token and OFFLINE_ACCESS not in wanted:
         wanted = tuple(sorted((*wanted, OFFLINE_ACCESS)))
     if wanted and not refresh_token:
         wanted = tuple(s for s in wanted if s != OFFLINE_ACCESS)
-    acct = values.get("account_id") or None
     canon = canonical_host(values["host"])
-    if acct is not None and not _ACCOUNT_ID.match(acct):
+    acct = values.get("account_id") or None
+    if acct is not None and not account_id and not _is_account_host(canon):
+        acct = None  # workspace profiles often carry account_id too; that is not an account login
+    if acct is not None and not _ACCOUNT_ID.fullmatch(acct):
         raise ConfigError(f"not an account id: {acct!r}")
     if acct is None and _is_account_host(canon):
         raise ConfigError(f"{canon} is an account console: pass --account-id (or set DATABRICKS_ACCOUNT_ID)")
-    if acct is not None and not account_id and not _is_account_host(canon):
-        acct = None  # workspace profiles often carry account_id too; that is not an account login
-    return Target(
-        host=canon,
-        client_id=values.get("client_id") or DEFAULT_CLIENT_ID,
-        scopes=wanted,
-        account_id=acct,
-        profile=profile,
-    )
+    cid = values.get("client_id") or DEFAULT_CLIENT_ID
+    if not _CLIENT_ID.fullmatch(cid):
+        raise ConfigError(f"not an OAuth client id (no white space or '|'): {cid!r}")
+    return Target(host=canon, client_id=cid, scopes=wanted, account_id=acct, profile=profile)
 
 
 def _is_account_host(host: str) -> bool:
-    """Account consoles: the three public ones, or any ``accounts.*`` host (private clouds)."""
+    """Account consoles: the three public ones, or any ``accounts.*`` / ``accounts-dod.*`` host."""
     hostname = urlsplit(host).hostname or ""
-    return hostname in _ACCOUNT_HOSTS or hostname.startswith("accounts.")
+    return hostname in _ACCOUNT_HOSTS or hostname.startswith(_ACCOUNT_PREFIXES)

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from . import browser, session
+from . import browser, session, transport
 from .config import Target
 from .errors import StorageError
 from .store import TokenStore, open_store
@@ -46,7 +46,7 @@ def _scripted_user(sandbox: Any, say: Callable[[str], None]) -> Callable[[str], 
             import requests
 
             location = sandbox.approve_url(url)
-            requests.get(location, timeout=60, proxies={"http": None, "https": None})  # type: ignore[dict-item]
+            requests.get(location, **transport.request_kwargs(location))
 
         say("No browser here (or --headless): the demo signs in as the sandbox's demo user and clicks Allow.")
         threading.Thread(target=run, name="scopedauth-demo-user", daemon=True).start()
@@ -58,9 +58,23 @@ def _scripted_user(sandbox: Any, say: Callable[[str], None]) -> Callable[[str], 
 def _call(url: str, target: Target, store: TokenStore) -> tuple[int, str]:
     import requests
 
-    resp = requests.get(url, headers=session.headers(target, store=store), timeout=30,
-                        proxies={"http": None, "https": None})  # type: ignore[arg-type]
+    resp = requests.get(url, headers=session.headers(target, store=store), **transport.request_kwargs(url))
     return resp.status_code, resp.text.strip()
+
+
+def _free_or_other(port: int, say: Callable[[str], None]) -> int:
+    """The demo registers its own redirect URI, so a busy port just means: take another."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+            other = int(probe.getsockname()[1])
+    say(f"Port {port} is busy; the demo's sandbox registers http://localhost:{other} instead.")
+    return other
 
 
 def run_demo(
@@ -68,6 +82,7 @@ def run_demo(
 ) -> dict[str, Any]:
     from .sandbox import Sandbox, SandboxConfig
 
+    port = _free_or_other(port, say)
     config = SandboxConfig(redirect_uris={"databricks-cli": [f"http://localhost:{port}"]})
     with Sandbox(config) as sandbox:
         say(f"Sandbox workspace running at {sandbox.url} (sample Databricks App at {sandbox.app_url}).")
@@ -76,8 +91,14 @@ def run_demo(
         target = Target(host=sandbox.url, scopes=DEMO_SCOPES)
         scripted = headless or not browser.can_open()
         say(f"\n1. Log in with custom scopes: {' '.join(s for s in DEMO_SCOPES if s != 'offline_access')}")
-        token = session.login(target, store=store, say=say, port=port, timeout=120,
-                              opener=_scripted_user(sandbox, say) if scripted else None)
+        token = session.login(
+            target,
+            store=store,
+            say=say,
+            port=port,
+            timeout=120,
+            opener=_scripted_user(sandbox, say) if scripted else None,
+        )
         say(f"   Signed in as the demo user; granted: {' '.join(token.granted_scopes)}")
         try:
             say("\n2. Call the app's /api/hello route, which needs `sql`:")
@@ -92,11 +113,18 @@ def run_demo(
             say(f"\nThe demo's sandbox token was revoked and removed from {store.name}.")
     say(
         "\nAgainst a real workspace:\n"
-        '  scopedauth login --host https://<workspace>.cloud.databricks.com --scopes "sql files.files dashboards.genie"\n'
+        "  scopedauth login --host https://<workspace>.cloud.databricks.com \\\n"
+        '      --scopes "sql files.files dashboards.genie"\n'
         "  scopedauth token --host https://<workspace>.cloud.databricks.com\n"
         '  curl -H "Authorization: Bearer $(scopedauth token --host …)" https://<app>.databricksapps.com/api/…'
     )
-    summary = {"store": store.name, "login": "ok", "granted_scopes": list(token.granted_scopes),
-               "app_status": ok_status, "missing_scope_status": denied_status, "scripted_user": scripted}
+    summary = {
+        "store": store.name,
+        "login": "ok",
+        "granted_scopes": list(token.granted_scopes),
+        "app_status": ok_status,
+        "missing_scope_status": denied_status,
+        "scripted_user": scripted,
+    }
     out(json.dumps(summary))
     return summary

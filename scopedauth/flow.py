@@ -77,17 +77,20 @@ def run_login(
         say("No browser can be opened here, so this login uses copy and paste.")
 
     def authorize(uri: str) -> str:
-        return oauth.authorize_url(target, endpoints, redirect_uri=uri, challenge=pkce.s256_challenge(verifier),
-                                   state=state)
+        return oauth.authorize_url(
+            target, endpoints, redirect_uri=uri, challenge=pkce.s256_challenge(verifier), state=state
+        )
 
     if mode == "paste":
         url = authorize(redirect)
         say(f"Open this URL in any browser and sign in:\n\n  {url}\n")
         say(f"The browser will then fail to load {redirect}/?code=…; that is expected.")
-        callback_url, _ = parse_pasted((read_line or _default_read_line)("Paste the address it went to: "),
-                                       redirect, state)
-        token = oauth.exchange_code(target, endpoints, callback_url=callback_url, state=state, verifier=verifier,
-                                    redirect_uri=redirect)
+        callback_url, _ = parse_pasted(
+            (read_line or _default_read_line)("Paste the address it went to: "), redirect, state
+        )
+        token = oauth.exchange_code(
+            target, endpoints, callback_url=callback_url, state=state, verifier=verifier, redirect_uri=redirect
+        )
         store.save(token)
         _report(token, say)
         return token
@@ -108,15 +111,26 @@ def run_login(
         say(f"Waiting up to {int(timeout)}s for the redirect to {redirect} (Ctrl-C to cancel)…")
         callback_url, _ = listener.wait(timeout)
         try:
-            token = oauth.exchange_code(target, endpoints, callback_url=callback_url, state=state,
-                                        verifier=verifier, redirect_uri=redirect)
+            token = oauth.exchange_code(
+                target, endpoints, callback_url=callback_url, state=state, verifier=verifier, redirect_uri=redirect
+            )
             store.save(token)
         except ScopedAuthError as exc:
-            listener.complete(False, heading="Sign-in failed", message=_page_message(exc), detail="",
-                              next_step="Run scopedauth login again; see the terminal for details.")
+            listener.complete(
+                False,
+                heading="Sign-in failed",
+                message=_page_message(exc),
+                detail="",
+                next_step="Run scopedauth login again; see the terminal for details.",
+            )
             raise
-        listener.complete(True, host=target.host, store=store.name, scopes=list(token.granted_scopes),
-                          missing=list(token.missing_scopes))
+        listener.complete(
+            True,
+            host=target.host,
+            store=store.name,
+            scopes=list(token.granted_scopes),
+            missing=list(token.missing_scopes),
+        )
         _report(token, say)
         return token
     finally:
@@ -138,4 +152,3 @@ def _report(token: Token, say: Callable[[str], None]) -> None:
             + " ".join(token.missing_scopes)
             + ". Calls that need them will fail with 403."
         )
-

@@ -15,6 +15,7 @@ Rules, each from a past incident in some OAuth CLI:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import queue
@@ -102,7 +103,8 @@ class Listener:
         self._threads: list[threading.Thread] = []
         self.sockets: list[socket.socket] = []
         first = _bind(socket.AF_INET, "127.0.0.1", port)
-        assert first is not None
+        if first is None:  # only IPv6 may be absent; keep mypy and readers sure of it
+            raise ListenerError("no IPv4 loopback on this machine")
         self.sockets.append(first)
         self.port = first.getsockname()[1]
         try:
@@ -130,7 +132,9 @@ class Listener:
             host = "::1" if sock.family == socket.AF_INET6 else "127.0.0.1"
             server = make_server(host, self.port, app, threaded=True, request_handler=Quiet, fd=sock.fileno())
             self._servers.append(server)
-            thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="scopedauth-listener", daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever, args=(0.05,), name="scopedauth-listener", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 
@@ -146,8 +150,16 @@ class Listener:
             return resp
 
         def failure(status: int, heading: str, message: str, next_step: str = "") -> Response:
-            return page("error.html", status, ok=False, title=heading, heading=heading, message=message,
-                        next_step=next_step, detail="")
+            return page(
+                "error.html",
+                status,
+                ok=False,
+                title=heading,
+                heading=heading,
+                message=message,
+                next_step=next_step,
+                detail="",
+            )
 
         @app.route("/", defaults={"subpath": ""}, methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"])
         @app.route("/<path:subpath>", methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"])
@@ -167,26 +179,43 @@ class Listener:
             except AuthorizationDeniedError as exc:
                 if self._claim():
                     self._callbacks.put(exc)
-                    denied = page("error.html", 200, ok=False, title="Sign-in refused", heading="Sign-in refused",
-                                  message="The workspace refused the sign-in.",
-                                  detail=f"{exc.error}: {exc.description or ''}".strip(" :"),
-                                  next_step="Run scopedauth login again, or ask your admin for access.")
+                    denied = page(
+                        "error.html",
+                        200,
+                        ok=False,
+                        title="Sign-in refused",
+                        heading="Sign-in refused",
+                        message="The workspace refused the sign-in.",
+                        detail=f"{exc.error}: {exc.description or ''}".strip(" :"),
+                        next_step="Run scopedauth login again, or ask your admin for access.",
+                    )
                     denied.call_on_close(self._replied.set)
                     return denied
                 return failure(409, "Already handled", "This login has already finished.")
             except AuthorizationError as exc:
                 if len(exc.args) > 1 and exc.args[1] == Verdict.STRAY:
-                    return failure(400, "Not a sign-in response", "This address expects the redirect from your workspace.")
-                return failure(400, "This link does not belong to the current login",
-                               str(exc.args[0]), "Go back to the terminal; the login there is still waiting.")
+                    return failure(
+                        400, "Not a sign-in response", "This address expects the redirect from your workspace."
+                    )
+                return failure(
+                    400,
+                    "This link does not belong to the current login",
+                    str(exc.args[0]),
+                    "Go back to the terminal; the login there is still waiting.",
+                )
             if not self._claim():
                 return failure(409, "Already handled", "This login has already finished.")
             self._callbacks.put((request.url, code))
             try:
                 outcome = self._outcome.get(timeout=self._reply_timeout)
             except queue.Empty:
-                outcome = Outcome(False, {"heading": "No answer from scopedauth", "message":
-                                          "The terminal did not finish the login in time."})
+                outcome = Outcome(
+                    False,
+                    {
+                        "heading": "No answer from scopedauth",
+                        "message": "The terminal did not finish the login in time.",
+                    },
+                )
             if outcome.ok:
                 resp = page("success.html", 200, ok=True, title="Signed in", **outcome.context)
             else:
@@ -217,10 +246,8 @@ class Listener:
 
     def complete(self, ok: bool, **context: Any) -> None:
         """Tell the waiting browser request how it ended (success page or error page)."""
-        try:
+        with contextlib.suppress(queue.Full):  # the first outcome wins
             self._outcome.put_nowait(Outcome(ok, context))
-        except queue.Full:
-            pass
 
     def close(self) -> None:
         """Stop serving and release the port; safe to call twice."""

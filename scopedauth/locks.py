@@ -2,12 +2,14 @@
 
 filelock uses ``flock``/``LockFileEx``, which the kernel releases when the holder dies, even by
 SIGKILL, so a crashed process never blocks the next one. The lock files live in the cache dir
-and are named by a hash of the target key (no host names or scopes on disk).
+and are named by a hash of the target key (no host names or scopes on disk). Each acquisition
+opens its own descriptor, so two threads of one process exclude each other as two processes do.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +18,10 @@ from pathlib import Path
 from .errors import StorageError
 from .paths import cache_dir, private_dir
 
-__all__ = ["index_lock", "lock_path", "target_lock"]
+__all__ = ["index_lock", "lock_path", "path_lock", "target_lock"]
+
+_DEFAULT_TIMEOUT = 120.0
+_SHORT_TIMEOUT = 30.0
 
 
 def lock_path(key: str) -> Path:
@@ -25,25 +30,32 @@ def lock_path(key: str) -> Path:
 
 
 def _timeout() -> float:
+    """``SCOPEDAUTH_LOCK_TIMEOUT`` seconds; junk, NaN or negatives (filelock: wait forever) → default/0."""
     try:
-        return float(os.environ.get("SCOPEDAUTH_LOCK_TIMEOUT", "120"))
+        value = float(os.environ.get("SCOPEDAUTH_LOCK_TIMEOUT", _DEFAULT_TIMEOUT))
     except ValueError:
-        return 120.0
+        return _DEFAULT_TIMEOUT
+    if math.isnan(value):
+        return _DEFAULT_TIMEOUT
+    return max(0.0, value)
 
 
 @contextmanager
 def _hold(path: Path, what: str, timeout: float) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
-    private_dir(path.parent)
-    lock = FileLock(str(path), mode=0o600)
+    timeout = max(0.0, timeout)  # filelock reads a negative timeout as "wait forever"
     try:
+        private_dir(path.parent)
+        lock = FileLock(str(path), mode=0o600)
         lock.acquire(timeout=timeout)
     except Timeout:
         raise StorageError(
             f"another scopedauth process has held the {what} lock for {timeout:g}s "
-            f"(an interactive login?); finish or cancel it, or delete {path}"
+            "(an interactive login?); finish or cancel it, or raise SCOPEDAUTH_LOCK_TIMEOUT"
         ) from None
+    except OSError as exc:
+        raise StorageError(f"cannot take the {what} lock {path}: {exc.strerror or exc}") from None
     try:
         yield
     finally:
@@ -59,5 +71,12 @@ def target_lock(key: str, timeout: float | None = None) -> Iterator[None]:
 
 @contextmanager
 def index_lock() -> Iterator[None]:
-    with _hold(cache_dir() / "locks" / "index.lock", "index", 30.0):
+    with _hold(cache_dir() / "locks" / "index.lock", "index", _SHORT_TIMEOUT):
+        yield
+
+
+@contextmanager
+def path_lock(path: Path, timeout: float = _SHORT_TIMEOUT) -> Iterator[None]:
+    """Exclusive read-modify-write of one file (the file store): ``<path>.lock`` beside it."""
+    with _hold(path.with_name(path.name + ".lock"), f"{path.name} file", timeout):
         yield

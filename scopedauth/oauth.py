@@ -53,9 +53,7 @@ def authorize_url(target: Target, endpoints: Endpoints, *, redirect_uri: str, ch
     return endpoints.authorization_endpoint + sep + urlencode(query)
 
 
-def parse_token_response(
-    target: Target, data: object, *, token_endpoint: str, previous: Token | None = None
-) -> Token:
+def parse_token_response(target: Target, data: object, *, token_endpoint: str, previous: Token | None = None) -> Token:
     """Validate a token-endpoint JSON object and build the record.
 
     ``previous`` is the record being refreshed: a server that does not rotate the refresh token
@@ -221,7 +219,9 @@ def revoke(token: Token, revocation_endpoint: str) -> bool:
     import requests
 
     check_secure(revocation_endpoint, "revocation endpoint")
-    secret, hint = (token.refresh_token, "refresh_token") if token.refresh_token else (token.access_token, "access_token")
+    secret, hint = (
+        (token.refresh_token, "refresh_token") if token.refresh_token else (token.access_token, "access_token")
+    )
     session = transport.new_session(idempotent=False)
     try:
         resp = session.post(
@@ -233,4 +233,3 @@ def revoke(token: Token, revocation_endpoint: str) -> bool:
         log.warning("could not revoke: %s", transport.network_error(exc, revocation_endpoint))
         return False
     return bool(resp.status_code == 200)
-

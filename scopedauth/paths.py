@@ -21,7 +21,9 @@ def _platform_base(kind: str) -> Path:
     if sys.platform == "darwin":
         return home / "Library" / ("Caches" if kind == "cache" else "Application Support")
     xdg = os.environ.get("XDG_CACHE_HOME" if kind == "cache" else "XDG_CONFIG_HOME")
-    return Path(xdg) if xdg else home / (".cache" if kind == "cache" else ".config")
+    if xdg and os.path.isabs(xdg):  # the XDG spec: relative values are invalid and ignored
+        return Path(xdg)
+    return home / (".cache" if kind == "cache" else ".config")
 
 
 def cache_dir() -> Path:

@@ -31,19 +31,21 @@ def status_json(entries: list[StatusEntry]) -> list[dict[str, Any]]:
     out = []
     for e in entries:
         tok = e.token
-        out.append({
-            "host": e.target.host,
-            "account_id": e.target.account_id,
-            "client_id": e.target.client_id,
-            "scopes": list(e.target.scopes),
-            "granted_scopes": list(tok.granted_scopes) if tok else None,
-            "expiry": format_time(tok.expiry) if tok and tok.expiry else None,
-            "expires_in": _expires_in(e),
-            "refreshable": bool(tok and tok.refreshable),
-            "state": state_of(e),
-            "backend": e.backend,
-            "error": e.error,
-        })
+        out.append(
+            {
+                "host": e.target.host,
+                "account_id": e.target.account_id,
+                "client_id": e.target.client_id,
+                "scopes": list(e.target.scopes),
+                "granted_scopes": list(tok.granted_scopes) if tok else None,
+                "expiry": format_time(tok.expiry) if tok and tok.expiry else None,
+                "expires_in": _expires_in(e),
+                "refreshable": bool(tok and tok.refreshable),
+                "state": state_of(e),
+                "backend": e.backend,
+                "error": e.error,
+            }
+        )
     return out
 
 

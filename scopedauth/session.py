@@ -27,11 +27,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import OFFLINE_ACCESS, Target, resolve_target
-from .errors import ConfigError, InvalidGrantError, LoginRequiredError, NetworkError, StorageError, TokenEndpointError
+from .errors import (
+    ConfigError,
+    InvalidGrantError,
+    LoginRequiredError,
+    NetworkError,
+    StorageError,
+    TokenEndpointError,
+)
 from .store import TokenStore, open_store
 from .tokens import Token
 
-__all__ = ["StatusEntry", "get_token", "headers", "login", "logout", "resolve", "status"]
+__all__ = ["StatusEntry", "get_token", "headers", "login", "logout", "renew", "resolve", "status"]
 
 log = logging.getLogger("scopedauth")
 DEFAULT_SCOPES = ("all-apis",)
@@ -69,10 +76,13 @@ def resolve(
     if target.scopes:
         return target
     if for_login:
-        wanted = (*DEFAULT_SCOPES, OFFLINE_ACCESS) if options.get("refresh_token", True) is not False else DEFAULT_SCOPES
+        wanted = (
+            (*DEFAULT_SCOPES, OFFLINE_ACCESS) if options.get("refresh_token", True) is not False else DEFAULT_SCOPES
+        )
         return Target(target.host, target.client_id, tuple(sorted(wanted)), target.account_id, target.profile)
     same = [
-        t for t in _store(store).targets()
+        t
+        for t in _store(store).targets()
         if (t.host, t.client_id, t.account_id) == (target.host, target.client_id, target.account_id)
     ]
     if len(same) == 1:
@@ -116,7 +126,12 @@ def get_token(
 
 
 def _slow_path(
-    target: Target, st: TokenStore, token: Token | None, interactive: bool, say: Say, login_options: dict[str, Any]
+    target: Target,
+    st: TokenStore,
+    token: Token | None,
+    interactive: bool,
+    say: Say,
+    login_options: dict[str, Any],
 ) -> Token:
     from .locks import target_lock
 
@@ -147,6 +162,37 @@ def _slow_path(
             return fresh
     why = "the stored grant has expired or was revoked" if token is not None else "nothing is stored"
     raise LoginRequiredError(f"{why} for {target.describe()}", target.login_command())
+
+
+def renew(
+    target: Target | None = None,
+    *,
+    rejected: str | None = None,
+    store: TokenStore | str | None = None,
+    **options: Any,
+) -> Token:
+    """A token other than ``rejected``, which a server just refused (401) though it looked valid.
+
+    Used by :class:`~scopedauth.integrations.BearerAuth` to refresh once on a 401. Another
+    process may already have stored a newer token; only if not is the refresh token used.
+    """
+    from .locks import target_lock
+
+    st = _store(store)
+    target = resolve(target, store=st, **options)
+    mkey = (id(st.backend), target.key)
+    _memory.pop(mkey, None)
+    with target_lock(target.key):
+        st.forget_cache()
+        token = st.load(target)
+        if token is not None and token.is_valid() and token.access_token != rejected:
+            _memory[mkey] = token
+            return token
+        if token is not None and token.refreshable:
+            fresh = _refresh_locked(target, st, token)
+            _memory[mkey] = fresh
+            return fresh
+    raise LoginRequiredError(f"the server refused the token for {target.describe()}", target.login_command())
 
 
 def _refresh_locked(target: Target, st: TokenStore, token: Token) -> Token:
@@ -201,8 +247,16 @@ def login(
     target = resolve(target, store=st, for_login=True, **options)
     with target_lock(target.key):
         token = _login_locked(
-            target, st, say=say or _stderr, port=port, redirect_uri=redirect_uri, timeout=timeout,
-            mode=mode, browser_command=browser_command, read_line=read_line, opener=opener,
+            target,
+            st,
+            say=say or _stderr,
+            port=port,
+            redirect_uri=redirect_uri,
+            timeout=timeout,
+            mode=mode,
+            browser_command=browser_command,
+            read_line=read_line,
+            opener=opener,
         )
     _memory[(id(st.backend), target.key)] = token
     return token
@@ -226,7 +280,7 @@ def status(store: TokenStore | str | None = None, targets: Iterable[Target] | No
     """Every stored target with its record, or the error reading it (never the token itself)."""
     st = _store(store)
     found = []
-    for target in (list(targets) if targets is not None else st.targets()):
+    for target in list(targets) if targets is not None else st.targets():
         try:
             found.append(StatusEntry(target, st.load(target), None, st.name))
         except StorageError as exc:
@@ -242,8 +296,12 @@ class LogoutResult:
 
 
 def logout(
-    target: Target | None = None, *, all_targets: bool = False, store: TokenStore | str | None = None,
-    revoke: bool = True, **options: Any,
+    target: Target | None = None,
+    *,
+    all_targets: bool = False,
+    store: TokenStore | str | None = None,
+    revoke: bool = True,
+    **options: Any,
 ) -> list[LogoutResult]:
     """Revoke (RFC 7009, when advertised) and delete stored grants; remove their lock files."""
     from .locks import lock_path, target_lock

@@ -3,33 +3,85 @@
 What it adds to a raw backend:
 
 * JSON v1 records (:class:`~scopedauth.tokens.Token`), decoded strictly: a corrupt or foreign
-  value is a :class:`StorageError` and is never overwritten by a read path.
-* Chunking for capped backends (Windows Credential Manager): the value is written to numbered
-  entries ``<key>#<generation>#<i>`` first, then the main entry becomes the header
-  ``scopedauth-chunks:v1:<generation>:<count>:<sha256>``, then the previous generation is
-  removed. A crash at any point leaves either the old or the new record readable, never half.
-* An index entry (``.index``) listing the stored keys, because keyrings cannot be enumerated.
-* Write-only-on-change: ``save`` skips the write when the bytes are those last read or written
-  (macOS Keychain asks the user on every write).
+  value is a :class:`StorageError` and is never overwritten or deleted by a read path.
+* Chunking for capped backends (Windows Credential Manager), when a value is longer than
+  ``backend.max_value`` UTF-16 units: the value is written to numbered entries
+  ``<key>#<generation>#<i>`` (``i`` from 0, each at most ``max_value - 8`` units) first, then
+  the main entry becomes the header ``scopedauth-chunks:v1:<generation>:<count>:<sha256>``
+  (``generation``: 8 random hex digits; ``sha256``: the first 32 hex digits of the SHA-256 of
+  the whole value's UTF-8), then the previous generation is removed. A crash at any point
+  leaves either the old or the new record readable, never half; a missing or altered chunk is
+  a :class:`StorageError`.
+* An index entry (``.index``, ``{"version": 1, "keys": [...]}``) listing the stored keys,
+  because keyrings cannot be enumerated.
+* Write-only-on-change: ``save`` skips the write when the bytes are those last read or written,
+  or those the backend already holds (macOS Keychain asks the user on every write).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 import secrets
 
-from .backends import Backend, FileBackend, KeyringBackend, MemoryBackend
+from .backends import Backend, FileBackend, KeyringBackend, MemoryBackend, value_length
 from .config import Target
 from .errors import ConfigError, StorageError
 from .tokens import Token
 
 __all__ = ["CHUNK_HEADER", "INDEX_KEY", "TokenStore", "open_store"]
 
+log = logging.getLogger("scopedauth")
+
 CHUNK_HEADER = "scopedauth-chunks:v1:"
 INDEX_KEY = ".index"
 _STORAGE_KINDS = ("keyring", "file", "memory")
+_HEADER = re.compile(r"([0-9a-f]{1,32}):([1-9][0-9]{0,3}):([0-9a-f]{32})")
+_CHUNK_OVERHEAD = 8  # units kept free in every chunk for any per-entry overhead of the backend
+
+
+class _CorruptEntryError(StorageError):
+    """The stored bytes are wrong (as opposed to the backend failing to answer)."""
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _parse_header(head: str) -> tuple[str, int, str] | None:
+    """``(generation, count, digest)`` of a chunk header; None for a plain value; ValueError if bad."""
+    if not head.startswith(CHUNK_HEADER):
+        return None
+    match = _HEADER.fullmatch(head[len(CHUNK_HEADER) :])
+    if match is None:
+        raise ValueError(head)
+    return match[1], int(match[2]), match[3]
+
+
+def _split(value: str, size: int) -> list[str]:
+    """Pieces of at most ``size`` UTF-16 units, never splitting a surrogate pair."""
+    if value.isascii():
+        return [value[i : i + size] for i in range(0, len(value), size)]
+    parts: list[str] = []
+    current: list[str] = []
+    used = 0
+    for char in value:
+        units = 2 if ord(char) > 0xFFFF else 1
+        if used + units > size and current:
+            parts.append("".join(current))
+            current, used = [], 0
+        current.append(char)
+        used += units
+    if current:
+        parts.append("".join(current))
+    return parts
+
+
+def _chunk_key(key: str, generation: str, index: int) -> str:
+    return f"{key}#{generation}#{index}"
 
 
 class TokenStore:
@@ -45,94 +97,131 @@ class TokenStore:
 
     # -- raw values with chunking -------------------------------------------------------------
 
-    def _get_raw(self, key: str) -> str | None:
-        head = self.backend.get(key)
-        if head is None or not head.startswith(CHUNK_HEADER):
-            return head
+    def _assemble(self, key: str, head: str) -> str:
+        """The value behind ``head`` (a plain value, or a chunk header whose chunks are read)."""
         try:
-            gen, count_s, digest = head[len(CHUNK_HEADER) :].split(":")
-            count = int(count_s)
+            header = _parse_header(head)
         except ValueError:
-            raise StorageError(f"the chunk header of {key!r} is corrupt; it was left untouched") from None
+            raise _CorruptEntryError(f"the chunk header of {key!r} is corrupt; it was left untouched") from None
+        if header is None:
+            return head
+        gen, count, digest = header
         parts = []
         for i in range(count):
-            part = self.backend.get(f"{key}#{gen}#{i}")
+            part = self.backend.get(_chunk_key(key, gen, i))
             if part is None:
-                raise StorageError(f"chunk {i} of {key!r} is missing; the entry was left untouched")
+                raise _CorruptEntryError(f"chunk {i} of {key!r} is missing; the entry was left untouched")
             parts.append(part)
         value = "".join(parts)
-        if hashlib.sha256(value.encode()).hexdigest()[:32] != digest:
-            raise StorageError(f"the chunks of {key!r} do not match their header; the entry was left untouched")
+        if _digest(value) != digest:
+            raise _CorruptEntryError(f"the chunks of {key!r} do not match their header; the entry was left untouched")
         return value
 
-    def _old_generation(self, key: str) -> tuple[str, int] | None:
+    def _get_raw(self, key: str) -> str | None:
         head = self.backend.get(key)
-        if head and head.startswith(CHUNK_HEADER):
-            gen, count, _ = head[len(CHUNK_HEADER) :].split(":")
-            return gen, int(count)
-        return None
+        return None if head is None else self._assemble(key, head)
 
-    def _set_raw(self, key: str, value: str) -> None:
-        cap = self.backend.max_value
+    @staticmethod
+    def _header_of(head: str | None) -> tuple[str, int, str] | None:
         try:
-            old = self._old_generation(key)
-        except (ValueError, StorageError):
-            old = None
-        if cap is None or len(value) <= cap:
+            return _parse_header(head) if head else None
+        except ValueError:
+            return None  # a corrupt header names no chunks we could safely delete
+
+    def _set_raw(self, key: str, value: str, head: str | None = None, *, head_known: bool = False) -> None:
+        """Write ``value``: chunks of a new generation first, then the header, then drop the old.
+
+        A failure before the header is written leaves the old record (and removes the new
+        chunks written so far); a failure after leaves the new one.
+        """
+        if not head_known:
+            head = self.backend.get(key)
+        old = self._header_of(head)
+        cap = self.backend.max_value
+        if cap is None or value_length(value) <= cap:
             self.backend.set(key, value)
         else:
-            size = cap - 8  # leave room for any per-entry overhead of the backend
             gen = secrets.token_hex(4)
-            chunks = [value[i : i + size] for i in range(0, len(value), size)]
-            for i, chunk in enumerate(chunks):
-                self.backend.set(f"{key}#{gen}#{i}", chunk)
-            digest = hashlib.sha256(value.encode()).hexdigest()[:32]
-            self.backend.set(key, f"{CHUNK_HEADER}{gen}:{len(chunks)}:{digest}")
-        if old:
-            for i in range(old[1]):
-                self.backend.delete(f"{key}#{old[0]}#{i}")
+            while old is not None and gen == old[0]:
+                gen = secrets.token_hex(4)  # never reuse the generation being replaced
+            chunks = _split(value, max(1, cap - _CHUNK_OVERHEAD))
+            written: list[str] = []
+            try:
+                for i, chunk in enumerate(chunks):
+                    self.backend.set(_chunk_key(key, gen, i), chunk)
+                    written.append(_chunk_key(key, gen, i))
+            except StorageError:
+                self._delete_quietly(written)
+                raise
+            self.backend.set(key, f"{CHUNK_HEADER}{gen}:{len(chunks)}:{_digest(value)}")
+        if old is not None:
+            self._delete_quietly([_chunk_key(key, old[0], i) for i in range(old[1])])
+
+    def _delete_quietly(self, keys: list[str]) -> None:
+        for chunk in keys:
+            try:
+                self.backend.delete(chunk)
+            except StorageError as exc:  # an orphaned chunk is harmless; the record is consistent
+                log.debug("could not remove the stale chunk %s: %s", chunk, exc)
 
     def _delete_raw(self, key: str) -> bool:
-        try:
-            old = self._old_generation(key)
-        except (ValueError, StorageError):
-            old = None
-        existed = self.backend.get(key) is not None
+        head = self.backend.get(key)
+        if head is None:
+            return False
         self.backend.delete(key)
-        if old:
-            for i in range(old[1]):
-                self.backend.delete(f"{key}#{old[0]}#{i}")
-        return existed
+        old = self._header_of(head)
+        if old is not None:
+            self._delete_quietly([_chunk_key(key, old[0], i) for i in range(old[1])])
+        return True
 
     # -- records ------------------------------------------------------------------------------
 
     def load(self, target: Target) -> Token | None:
-        """The stored record for ``target``; None if there is none; StorageError if unreadable."""
+        """The stored record for ``target``; None if there is none; StorageError if unreadable.
+
+        Never writes: a corrupt or foreign value stays exactly as it was.
+        """
         key = target.key
+        self._seen.pop(key, None)
         raw = self._get_raw(key)
         if raw is None:
             return None
-        self._seen[key] = raw
         token = Token.from_json(raw, where=f"{self.name} entry {key!r}")
         if token.target != target:
-            raise StorageError(f"the entry {key!r} holds a record for another target; it was left untouched")
+            raise _CorruptEntryError(f"the entry {key!r} holds a record for another target; it was left untouched")
+        self._seen[key] = raw
         return token.replace(target=target)
 
     def save(self, token: Token) -> bool:
-        """Write the record (and index it). Returns False when nothing changed."""
+        """Write the record (and index it). Returns False when the stored bytes are already these.
+
+        Compared with what this object last read or wrote, else with what the backend holds
+        (one read), so an unchanged record is never rewritten (macOS asks the user on writes).
+        """
         key = token.target.key
         raw = token.to_json()
         if self._seen.get(key) == raw:
             return False
-        self._set_raw(key, raw)
+        head = self.backend.get(key)
+        try:
+            current = None if head is None else self._assemble(key, head)
+        except _CorruptEntryError:
+            current = None
+        changed = current != raw
+        if changed:
+            self._set_raw(key, raw, head, head_known=True)
         self._seen[key] = raw
-        self._index_add(key)
-        return True
+        try:
+            self._index_add(key)
+        except StorageError as exc:  # the record itself is stored; the next save retries
+            log.warning("stored %s, but could not update the index: %s", key, exc)
+        return changed
 
     def delete(self, target: Target) -> bool:
+        """Remove the record and its chunks; True if there was one."""
         key = target.key
-        existed = self._delete_raw(key)
         self._seen.pop(key, None)
+        existed = self._delete_raw(key)
         self._index_remove(key)
         return existed
 
@@ -143,6 +232,7 @@ class TokenStore:
     # -- index --------------------------------------------------------------------------------
 
     def keys(self) -> list[str]:
+        """The stored keys, from the index entry (keyrings cannot be enumerated)."""
         raw = self._get_raw(INDEX_KEY)
         if not raw:
             return []
@@ -152,7 +242,7 @@ class TokenStore:
             if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
                 raise ValueError
         except (ValueError, KeyError, TypeError):
-            raise StorageError(f"the index entry {INDEX_KEY!r} in {self.name} is corrupt") from None
+            raise _CorruptEntryError(f"the index entry {INDEX_KEY!r} in {self.name} is corrupt") from None
         return sorted(set(keys))
 
     def targets(self) -> list[Target]:
@@ -183,8 +273,8 @@ class TokenStore:
     def _keys_or_empty(self) -> list[str]:
         try:
             return self.keys()
-        except StorageError:
-            return []  # a corrupt index is rebuilt from what we write next
+        except _CorruptEntryError:
+            return []  # a corrupt index is rebuilt from what we write next; a failing backend raises
 
 
 def open_store(kind: str | None = None) -> TokenStore:

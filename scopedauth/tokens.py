@@ -15,7 +15,15 @@ from typing import Any
 from .config import Target, parse_scopes
 from .errors import ConfigError, StorageError
 
-__all__ = ["EXPIRED_LEEWAY", "FORMAT_VERSION", "REFRESH_AHEAD", "Token", "format_time", "parse_time", "utcnow"]
+__all__ = [
+    "EXPIRED_LEEWAY",
+    "FORMAT_VERSION",
+    "REFRESH_AHEAD",
+    "Token",
+    "format_time",
+    "parse_time",
+    "utcnow",
+]
 
 FORMAT_VERSION = 1
 #: under this much life left a token counts as expired (Azure refuses tokens with ≤ 30 s left)
@@ -29,14 +37,28 @@ def utcnow() -> datetime:
 
 
 def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z``, second precision (what Go's time parser and jq expect)."""
+    """RFC 3339 in UTC with a ``Z``, second precision (what Go's time parser and jq expect).
+
+    A naive value is taken as UTC, as :func:`parse_time` does (not as local time).
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def parse_time(text: str) -> datetime:
-    """Parse RFC 3339 (``Z`` or an offset); naive values are taken as UTC."""
+    """Parse RFC 3339 (``Z`` or an offset) into an aware UTC datetime; naive values are taken as UTC.
+
+    Raises :class:`ValueError` for anything else, including moments that do not exist in UTC
+    (year 1 with a positive offset, year 9999 with a negative one).
+    """
     value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError as exc:
+        raise ValueError("time out of range") from exc
 
 
 @dataclass(frozen=True, repr=False)
@@ -75,9 +97,8 @@ class Token:
     def wants_refresh(self, now: datetime | None = None) -> bool:
         """Inside the refresh-ahead window: less than min(5 min, half the lifetime) left."""
         left = self.remaining(now)
-        if left is None:
+        if left is None or self.expiry is None:
             return False
-        assert self.expiry is not None
         lifetime = self.expiry - self.obtained_at
         ahead = min(REFRESH_AHEAD, max(lifetime / 2, EXPIRED_LEEWAY))
         return left < ahead
@@ -137,23 +158,26 @@ class Token:
             target = Target(
                 host=_str(data, "host"),
                 client_id=_str(data, "client_id"),
-                scopes=parse_scopes(_list(data, "scopes")),
+                scopes=_scopes(data, "scopes"),
                 account_id=_opt_str(data, "account_id"),
             )
-            expiry = _opt_str(data, "expiry")
-            obtained = _opt_str(data, "obtained_at")
+            needs_login = data.get("needs_login", False)
+            if not isinstance(needs_login, bool):
+                raise _CorruptFieldError("needs_login", "is not true or false")
             return cls(
                 target=target,
                 access_token=_str(data, "access_token"),
                 token_type=_str(data, "token_type") or "Bearer",
-                expiry=parse_time(expiry) if expiry else None,
+                expiry=_opt_time(data, "expiry"),
                 refresh_token=_opt_str(data, "refresh_token"),
-                granted_scopes=parse_scopes(_list(data, "granted_scopes")),
+                granted_scopes=_scopes(data, "granted_scopes"),
                 token_endpoint=_opt_str(data, "token_endpoint") or "",
-                obtained_at=parse_time(obtained) if obtained else utcnow(),
-                needs_login=data.get("needs_login") is True,
+                obtained_at=_opt_time(data, "obtained_at") or utcnow(),
+                needs_login=needs_login,
             )
-        except (ValueError, TypeError, OverflowError, ConfigError) as exc:
+        except _CorruptFieldError as exc:
+            # the message names the field only, never its value: a swapped or truncated record
+            # may hold a token in any field
             raise StorageError(f"the record in {where} is corrupt ({exc}); it was left untouched") from None
 
     def to_cli_json(self) -> dict[str, str | None]:
@@ -176,10 +200,17 @@ class Token:
     __str__ = __repr__
 
 
+class _CorruptFieldError(Exception):
+    """A field of a stored record is missing or malformed; the message names the field only."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"field {name!r} {problem}")
+
+
 def _str(data: dict[str, Any], name: str) -> str:
     value = data.get(name)
     if not isinstance(value, str):
-        raise ValueError(f"field {name!r} missing or not a string")
+        raise _CorruptFieldError(name, "is missing or not a string")
     return value
 
 
@@ -188,12 +219,27 @@ def _opt_str(data: dict[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"field {name!r} is not a string")
+        raise _CorruptFieldError(name, "is not a string")
     return value
 
 
-def _list(data: dict[str, Any], name: str) -> list[str]:
-    value = data.get(name) or []
+def _opt_time(data: dict[str, Any], name: str) -> datetime | None:
+    text = _opt_str(data, name)
+    if not text:
+        return None
+    try:
+        return parse_time(text)
+    except (ValueError, OverflowError):
+        raise _CorruptFieldError(name, "is not an RFC 3339 time") from None
+
+
+def _scopes(data: dict[str, Any], name: str) -> tuple[str, ...]:
+    value = data.get(name)
+    if value is None:
+        return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"field {name!r} is not a list of strings")
-    return value
+        raise _CorruptFieldError(name, "is not a list of strings")
+    try:
+        return parse_scopes(value)
+    except ConfigError:
+        raise _CorruptFieldError(name, "holds a string that is not an OAuth scope") from None

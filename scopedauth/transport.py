@@ -23,7 +23,7 @@ from .errors import NetworkError
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["CONNECT_TIMEOUT", "READ_TIMEOUT", "configure", "new_session", "network_error", "request_kwargs"]
+__all__ = ["CONNECT_TIMEOUT", "READ_TIMEOUT", "configure", "network_error", "new_session", "request_kwargs"]
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0

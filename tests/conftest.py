@@ -35,7 +35,10 @@ def free_port() -> int:
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in list(os.environ):
-        if name.startswith(("DATABRICKS_", "SCOPEDAUTH_", "ARM_")) or name in ("BROWSER", "GOOGLE_CREDENTIALS"):
+        if name.startswith(("DATABRICKS_", "SCOPEDAUTH_", "ARM_")) or name in (
+            "BROWSER",
+            "GOOGLE_CREDENTIALS",
+        ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SCOPEDAUTH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SCOPEDAUTH_CONFIG_DIR", str(tmp_path / "config"))

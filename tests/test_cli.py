@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from scopedauth.sandbox import Sandbox
 from tests.conftest import require_keyring
 
@@ -20,20 +18,29 @@ CLI = [sys.executable, "-m", "scopedauth"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def login_args(sb: Sandbox, port: int, scopes: str = "sql files.files") -> list[str]:
     return ["login", "--host", sb.url, "--scopes", scopes, "--port", str(port), "--timeout", "30"]
 
 
-def test_login_in_one_process_token_in_another_real_keyring(sandbox: Sandbox, listener_port: int,
-                                                            browser_script: str, tmp_path: Path) -> None:
+def test_login_in_one_process_token_in_another_real_keyring(
+    sandbox: Sandbox, listener_port: int, browser_script: str, tmp_path: Path
+) -> None:
     require_keyring()
     page = tmp_path / "page.html"
-    login = run(*login_args(sandbox, listener_port),
-                env={"BROWSER": browser_script, "SCOPEDAUTH_TEST_PAGE": str(page)})
+    login = run(
+        *login_args(sandbox, listener_port),
+        env={"BROWSER": browser_script, "SCOPEDAUTH_TEST_PAGE": str(page)},
+    )
     assert login.returncode == 0, login.stderr
     assert login.stdout == ""  # nothing for machines from login
     assert "SecretService" in login.stderr
@@ -83,18 +90,28 @@ def test_bad_host_is_a_config_error(sandbox: Sandbox) -> None:
     assert res.returncode == 2 and "https" in res.stderr and res.stdout == ""
 
 
-def test_deny_in_browser_exits_nonzero_and_stores_nothing(sandbox: Sandbox, listener_port: int,
-                                                          browser_script: str) -> None:
-    res = run(*login_args(sandbox, listener_port), "--storage", "file",
-              env={"BROWSER": browser_script, "SCOPEDAUTH_TEST_DECISION": "deny"})
+def test_deny_in_browser_exits_nonzero_and_stores_nothing(
+    sandbox: Sandbox, listener_port: int, browser_script: str
+) -> None:
+    res = run(
+        *login_args(sandbox, listener_port),
+        "--storage",
+        "file",
+        env={"BROWSER": browser_script, "SCOPEDAUTH_TEST_DECISION": "deny"},
+    )
     assert res.returncode == 5
     assert "access_denied" in res.stderr
     assert run("status", "--storage", "file", "--output", "json").stdout.strip() == "[]"
 
 
 def test_ctrl_c_while_waiting_leaves_nothing_and_frees_the_port(sandbox: Sandbox, listener_port: int) -> None:
-    proc = subprocess.Popen([*CLI, *login_args(sandbox, listener_port), "--no-browser", "--storage", "file"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*CLI, *login_args(sandbox, listener_port), "--no-browser", "--storage", "file"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.stderr is not None
     deadline = time.monotonic() + 20
     seen = ""

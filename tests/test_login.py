@@ -61,8 +61,9 @@ def target(sb: Sandbox, scopes: str = "sql files.files") -> Target:
 def test_login_stores_exactly_the_requested_scopes(sandbox: Sandbox, listener_port: int, any_store: TokenStore) -> None:
     pages: list[str] = []
     tgt = target(sandbox)
-    token = scopedauth.login(tgt, store=any_store, port=listener_port, opener=scripted_user(pages), timeout=30,
-                             say=lambda _m: None)
+    token = scopedauth.login(
+        tgt, store=any_store, port=listener_port, opener=scripted_user(pages), timeout=30, say=lambda _m: None
+    )
     assert token.granted_scopes == ("files.files", "offline_access", "sql")
     assert token.refresh_token
     stored = any_store.load(tgt)
@@ -77,8 +78,14 @@ def test_deny_raises_and_stores_nothing(sandbox: Sandbox, listener_port: int) ->
     store = TokenStore(MemoryBackend())
     pages: list[str] = []
     with pytest.raises(AuthorizationDeniedError) as info:
-        scopedauth.login(target(sandbox), store=store, port=listener_port, opener=scripted_user(pages, "deny"),
-                         timeout=30, say=lambda _m: None)
+        scopedauth.login(
+            target(sandbox),
+            store=store,
+            port=listener_port,
+            opener=scripted_user(pages, "deny"),
+            timeout=30,
+            say=lambda _m: None,
+        )
     assert info.value.error == "access_denied"
     assert store.backend.data == {}  # type: ignore[attr-defined]
     assert "refused" in pages[0]
@@ -93,8 +100,14 @@ def test_forged_callback_does_not_end_the_login(sandbox: Sandbox, listener_port:
             http.trust_env = False
             forged.append(http.get(f"http://localhost:{listener_port}/?code=evil&state=guess", timeout=10).status_code)
 
-    token = scopedauth.login(target(sandbox), store=store, port=listener_port, opener=scripted_user([], before=forge),
-                             timeout=30, say=lambda _m: None)
+    token = scopedauth.login(
+        target(sandbox),
+        store=store,
+        port=listener_port,
+        opener=scripted_user([], before=forge),
+        timeout=30,
+        say=lambda _m: None,
+    )
     assert forged == [400]
     assert token.access_token
     assert sandbox.stats.code_exchanges == 1
@@ -103,12 +116,24 @@ def test_forged_callback_does_not_end_the_login(sandbox: Sandbox, listener_port:
 def test_timeout_stores_nothing_and_releases_port(sandbox: Sandbox, listener_port: int) -> None:
     store = TokenStore(MemoryBackend())
     with pytest.raises(CallbackTimeoutError):
-        scopedauth.login(target(sandbox), store=store, port=listener_port, opener=lambda _u: True, timeout=0.5,
-                         say=lambda _m: None)
+        scopedauth.login(
+            target(sandbox),
+            store=store,
+            port=listener_port,
+            opener=lambda _u: True,
+            timeout=0.5,
+            say=lambda _m: None,
+        )
     assert store.backend.data == {}  # type: ignore[attr-defined]
     # the port is free again: a new login can bind it
-    token = scopedauth.login(target(sandbox), store=store, port=listener_port, opener=scripted_user([]), timeout=30,
-                             say=lambda _m: None)
+    token = scopedauth.login(
+        target(sandbox),
+        store=store,
+        port=listener_port,
+        opener=scripted_user([]),
+        timeout=30,
+        say=lambda _m: None,
+    )
     assert token.access_token
 
 
@@ -121,8 +146,14 @@ def test_busy_port_fails_fast_and_stores_nothing(sandbox: Sandbox, listener_port
     holder.listen(1)
     try:
         with pytest.raises(ListenerError, match=str(listener_port)):
-            scopedauth.login(target(sandbox), store=store, port=listener_port, opener=scripted_user([]), timeout=30,
-                             say=lambda _m: None)
+            scopedauth.login(
+                target(sandbox),
+                store=store,
+                port=listener_port,
+                opener=scripted_user([]),
+                timeout=30,
+                say=lambda _m: None,
+            )
     finally:
         holder.close()
     assert store.backend.data == {}  # type: ignore[attr-defined]
@@ -130,27 +161,42 @@ def test_busy_port_fails_fast_and_stores_nothing(sandbox: Sandbox, listener_port
 
 
 @pytest.mark.parametrize("status", [500, 503, 400])
-def test_broken_token_endpoint_stores_nothing_and_page_says_so(sandbox: Sandbox, listener_port: int,
-                                                               status: int) -> None:
+def test_broken_token_endpoint_stores_nothing_and_page_says_so(
+    sandbox: Sandbox, listener_port: int, status: int
+) -> None:
     store = TokenStore(MemoryBackend())
     pages: list[str] = []
     sandbox.fail_next_token_requests(5, status=status)
     with pytest.raises(TokenEndpointError):
-        scopedauth.login(target(sandbox), store=store, port=listener_port, opener=scripted_user(pages), timeout=30,
-                         say=lambda _m: None)
+        scopedauth.login(
+            target(sandbox),
+            store=store,
+            port=listener_port,
+            opener=scripted_user(pages),
+            timeout=30,
+            say=lambda _m: None,
+        )
     assert store.backend.data == {}  # type: ignore[attr-defined]
     assert "Sign-in failed" in pages[0] and "Signed in<" not in pages[0]
 
 
 def test_narrower_grant_is_said_and_recorded(listener_port: int) -> None:
-    config = SandboxConfig(redirect_uris={"databricks-cli": [f"http://localhost:{listener_port}"]},
-                           withheld_scopes=["dashboards.genie"])
+    config = SandboxConfig(
+        redirect_uris={"databricks-cli": [f"http://localhost:{listener_port}"]},
+        withheld_scopes=["dashboards.genie"],
+    )
     said: list[str] = []
     pages: list[str] = []
     store = TokenStore(MemoryBackend())
     with Sandbox(config) as sb:
-        token = scopedauth.login(target(sb, "sql dashboards.genie"), store=store, port=listener_port,
-                                 opener=scripted_user(pages), timeout=30, say=said.append)
+        token = scopedauth.login(
+            target(sb, "sql dashboards.genie"),
+            store=store,
+            port=listener_port,
+            opener=scripted_user(pages),
+            timeout=30,
+            say=said.append,
+        )
     assert token.missing_scopes == ("dashboards.genie",)
     assert any("Not granted: dashboards.genie" in line for line in said)
     record = json.loads(next(iter(store.backend.data.values())))  # type: ignore[attr-defined]
@@ -164,8 +210,9 @@ def test_get_token_after_login_and_login_required_without(sandbox: Sandbox, list
     with pytest.raises(LoginRequiredError) as info:
         scopedauth.get_token(tgt, store=store)
     assert info.value.command == f"scopedauth login --host {sandbox.url} --scopes 'files.files sql'"
-    token = scopedauth.login(tgt, store=store, port=listener_port, opener=scripted_user([]), timeout=30,
-                             say=lambda _m: None)
+    token = scopedauth.login(
+        tgt, store=store, port=listener_port, opener=scripted_user([]), timeout=30, say=lambda _m: None
+    )
     assert scopedauth.get_token(tgt, store=store).access_token == token.access_token
     assert scopedauth.get_token(host=sandbox.url, store=store).access_token == token.access_token
 
@@ -173,8 +220,9 @@ def test_get_token_after_login_and_login_required_without(sandbox: Sandbox, list
 def test_expired_access_token_is_refreshed_and_rotation_saved(sandbox: Sandbox, listener_port: int) -> None:
     store = TokenStore(MemoryBackend())
     tgt = target(sandbox)
-    first = scopedauth.login(tgt, store=store, port=listener_port, opener=scripted_user([]), timeout=30,
-                             say=lambda _m: None)
+    first = scopedauth.login(
+        tgt, store=store, port=listener_port, opener=scripted_user([]), timeout=30, say=lambda _m: None
+    )
     from datetime import timedelta
 
     assert first.expiry is not None
@@ -191,8 +239,9 @@ def test_expired_access_token_is_refreshed_and_rotation_saved(sandbox: Sandbox, 
 def test_dead_refresh_token_means_login_required_and_record_kept(sandbox: Sandbox, listener_port: int) -> None:
     store = TokenStore(MemoryBackend())
     tgt = target(sandbox)
-    first = scopedauth.login(tgt, store=store, port=listener_port, opener=scripted_user([]), timeout=30,
-                             say=lambda _m: None)
+    first = scopedauth.login(
+        tgt, store=store, port=listener_port, opener=scripted_user([]), timeout=30, say=lambda _m: None
+    )
     from scopedauth import oauth
 
     oauth.refresh(first)  # someone else rotated it outside our lock: ours is now a reused token

@@ -124,9 +124,7 @@ def test_workspace_discovery(sb: Sandbox) -> None:
     assert {"authorization_code", "refresh_token", "client_credentials", TOKEN_EXCHANGE} <= set(
         doc["grant_types_supported"]
     )
-    assert {"none", "client_secret_basic", "client_secret_post"} <= set(
-        doc["token_endpoint_auth_methods_supported"]
-    )
+    assert {"none", "client_secret_basic", "client_secret_post"} <= set(doc["token_endpoint_auth_methods_supported"])
     wanted = {"all-apis", "sql", "files.files", "file.files", "dashboards.genie", "offline_access"}
     assert wanted <= set(doc["scopes_supported"])
     assert requests.get(doc["jwks_uri"], timeout=10).json() == {"keys": []}
@@ -283,13 +281,9 @@ def test_pkce_verifier_checked_at_token(sb: Sandbox) -> None:
         ({"client_id": "no-such-client"}, "client"),
     ],
 )
-def test_bad_client_or_redirect_is_an_error_page(
-    sb: Sandbox, overrides: dict[str, str | None], message: str
-) -> None:
+def test_bad_client_or_redirect_is_an_error_page(sb: Sandbox, overrides: dict[str, str | None], message: str) -> None:
     _, challenge = pkce()
-    answer = requests.get(
-        authorize_url(f"{sb.url}/oidc", challenge, **overrides), allow_redirects=False, timeout=10
-    )
+    answer = requests.get(authorize_url(f"{sb.url}/oidc", challenge, **overrides), allow_redirects=False, timeout=10)
     assert answer.status_code == 400
     assert "Location" not in answer.headers
     assert answer.headers["Content-Type"].startswith("text/html")

@@ -31,8 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print(sandbox.url)
         print(sandbox.app_url, flush=True)
         print(
-            f"sandbox workspace {sandbox.url} and app {sandbox.app_url}; "
-            f"user {sandbox.config.user}; Ctrl-C to stop",
+            f"sandbox workspace {sandbox.url} and app {sandbox.app_url}; user {sandbox.config.user}; Ctrl-C to stop",
             file=sys.stderr,
             flush=True,
         )

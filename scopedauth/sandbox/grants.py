@@ -134,9 +134,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
     def validate_token_request(self) -> None:
         client = self.authenticate_token_endpoint_client()
         if not client.check_grant_type(self.GRANT_TYPE):
-            raise UnauthorizedClientError(
-                f"The client is not authorized to use 'grant_type={self.GRANT_TYPE}'"
-            )
+            raise UnauthorizedClientError(f"The client is not authorized to use 'grant_type={self.GRANT_TYPE}'")
         form = self.request.form
         subject_token = form.get("subject_token")
         if not subject_token:
@@ -168,9 +166,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 
     CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
-    def query_token(
-        self, token_string: str, token_type_hint: str | None
-    ) -> AccessToken | RefreshToken | None:
+    def query_token(self, token_string: str, token_type_hint: str | None) -> AccessToken | RefreshToken | None:
         server: RealmServer = self.server
         return server.store.find_token(token_string, server.realm.key)
 

@@ -55,9 +55,7 @@ class SandboxStats:
 def build_clients(config: SandboxConfig) -> dict[str, Client]:
     public_grants = frozenset({"authorization_code", "refresh_token", GRANT_TYPE_TOKEN_EXCHANGE})
     secret_grants = frozenset({"client_credentials", GRANT_TYPE_TOKEN_EXCHANGE})
-    clients = {
-        cid: Client(cid, None, tuple(uris), public_grants) for cid, uris in config.redirect_uris.items()
-    }
+    clients = {cid: Client(cid, None, tuple(uris), public_grants) for cid, uris in config.redirect_uris.items()}
     for cid, secret in config.confidential_clients.items():
         clients[cid] = Client(cid, secret, (), secret_grants)
     return clients

@@ -94,9 +94,7 @@ class WorkspaceViews:
         else:
             realm_fields = self.store.close_consent(request.form.get("csrf_token", ""), server.realm.key)
             if realm_fields is None:
-                return pages.error_page(
-                    "invalid_request", "This sign-in request expired or was already used."
-                )
+                return pages.error_page("invalid_request", "This sign-in request expired or was already used.")
             posted = [(k, request.form[k]) for k in AUTHORIZE_FIELDS if k in request.form]
             if posted != realm_fields or request.args:
                 return pages.error_page("invalid_request", "The sign-in form was altered.")
