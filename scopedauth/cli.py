@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,17 +16,13 @@ from typing import Any, TypeVar
 import click
 
 from .errors import ScopedAuthError
+from .logs import error_line, install_stderr_handler
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def say(message: str) -> None:
     click.echo(message, err=True)
-
-
-class _StderrHandler(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        say(f"scopedauth: {record.levelname.lower()}: {record.getMessage()}")
 
 
 def target_options(func: F) -> F:
@@ -71,7 +66,7 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ScopedAuthError as exc:
-            say(f"scopedauth: error: {exc}")
+            say(error_line(exc))
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             say("scopedauth: cancelled; nothing was stored.")
@@ -91,11 +86,7 @@ def handle_errors(func: F) -> F:
 @click.option("--debug", is_flag=True, help="Log HTTP activity (never tokens) to stderr.")
 def main(ca_bundle: str | None, debug: bool) -> None:
     """Databricks OAuth tokens with custom scopes: log in once, use everywhere."""
-    handler = _StderrHandler()
-    log = logging.getLogger("scopedauth")
-    log.addHandler(handler)
-    log.setLevel(logging.DEBUG if debug else logging.WARNING)
-    log.propagate = False
+    install_stderr_handler(debug)
     if ca_bundle:
         from . import transport
 

@@ -40,8 +40,9 @@ def test_storm_refreshes_exactly_once(
     monkeypatch.setenv("SCOPEDAUTH_KEYRING_TIMEOUT", "60")  # 20 clients queue at one Secret Service
     target = resolve_target(host=sandbox.url, scopes="sql")
     store = scopedauth.session._store(storage)
-    first = scopedauth.login(target, store=store, port=listener_port, opener=scripted_user([]), timeout=30,
-                             say=lambda _m: None)
+    first = scopedauth.login(
+        target, store=store, port=listener_port, opener=scripted_user([]), timeout=30, say=lambda _m: None
+    )
     _expire(store, first)
     sandbox.expire_access_tokens()
 
@@ -60,14 +61,16 @@ def test_storm_refreshes_exactly_once(
 
 
 @pytest.mark.slow
-def test_storm_against_a_dead_grant_all_fail_cleanly(sandbox: Sandbox, listener_port: int, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_storm_against_a_dead_grant_all_fail_cleanly(
+    sandbox: Sandbox, listener_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every process reports login-required; the server sees one refresh attempt, not N."""
     monkeypatch.setenv("SCOPEDAUTH_STORAGE", "file")
     target = resolve_target(host=sandbox.url, scopes="sql")
     store = scopedauth.session._store("file")
-    first = scopedauth.login(target, store=store, port=listener_port, opener=scripted_user([]), timeout=30,
-                             say=lambda _m: None)
+    first = scopedauth.login(
+        target, store=store, port=listener_port, opener=scripted_user([]), timeout=30, say=lambda _m: None
+    )
     oauth.refresh(first)  # rotated elsewhere: our stored refresh token is now stale
     _expire(store, first)
 

@@ -1,0 +1,95 @@
+"""The fast ``token`` entry agrees with the click CLI, and its hot path imports nothing heavy."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from scopedauth.backends import FileBackend
+from scopedauth.config import Target
+from scopedauth.entry import parse_token_args
+from scopedauth.store import TokenStore
+from scopedauth.tokens import Token, utcnow
+
+HOST = "https://adb-1.azuredatabricks.net"
+CLICK = "import sys; from scopedauth.cli import main; sys.argv[0] = 'scopedauth'; main()"
+HEAVY = ("flask", "werkzeug", "requests", "urllib3", "authlib", "click", "databricks", "filelock", "jinja2")
+
+
+@pytest.fixture
+def stored(isolated_env: object) -> Token:
+    token = Token(
+        target=Target(HOST, scopes=("offline_access", "sql")),
+        access_token="header.payload.signature",
+        refresh_token="refresh-me",
+        expiry=utcnow() + timedelta(hours=1),
+        granted_scopes=("offline_access", "sql"),
+        token_endpoint=f"{HOST}/oidc/v1/token",
+    )
+    TokenStore(FileBackend()).save(token)
+    return token
+
+
+def both(*args: str) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    env = {**os.environ, "SCOPEDAUTH_STORAGE": "file"}
+    fast = subprocess.run(
+        [sys.executable, "-m", "scopedauth", "token", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+    slow = subprocess.run(
+        [sys.executable, "-c", CLICK, "token", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+    return fast, slow
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--host", HOST, "--scopes", "sql"],
+        ["--host=" + HOST, "--scopes=sql", "--output=json"],
+        ["--host", HOST, "-s", "sql", "-o", "json"],
+        ["--host", HOST],
+        ["--host", HOST, "--scopes", "sql files.files"],
+        ["--host", HOST, "--scopes", "sql", "--no-refresh-token"],
+        ["--host", "http://example.com"],
+        ["--profile", "missing"],
+        [],
+        ["--host", HOST, "--storage", "memory", "--scopes", "sql"],
+    ],
+)
+def test_fast_path_matches_click(stored: Token, args: list[str]) -> None:
+    fast, slow = both(*args)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+
+
+def test_fast_path_prints_the_token(stored: Token) -> None:
+    fast, _ = both("--host", HOST, "--scopes", "sql")
+    assert fast.returncode == 0 and fast.stdout == stored.access_token + "\n" and fast.stderr == ""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--hots", HOST], ["--output", "yaml"], ["--host"], ["-x"]])
+def test_anything_unusual_goes_to_click(args: list[str]) -> None:
+    assert parse_token_args(args) is None
+
+
+def test_hot_path_imports_nothing_heavy(stored: Token) -> None:
+    probe = (
+        "import sys\n"
+        "sys.argv = ['scopedauth', 'token', '--host', %r, '--scopes', 'sql']\n"
+        "from scopedauth import entry\n"
+        "try:\n    entry.main()\nexcept SystemExit as e:\n    code = e.code\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & set(%r))\n"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
+    ) % (HOST, HEAVY)
+    res = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SCOPEDAUTH_STORAGE": "file"},
+    )
+    assert res.stdout.strip() == stored.access_token
+    assert res.stderr.endswith("HEAVY="), res.stderr
