@@ -149,9 +149,11 @@ class Token:
         if not isinstance(data, dict):
             raise StorageError(f"the record in {where} is not a scopedauth record; it was left untouched")
         version = data.get("version")
-        if version != FORMAT_VERSION:
+        if type(version) is not int or version != FORMAT_VERSION:  # not True, not 1.0
+            # only an integer is echoed: any other value could be a token in the wrong place
+            shown = version if type(version) is int else f"<{type(version).__name__}>"
             raise StorageError(
-                f"the record in {where} has format version {version!r}, this scopedauth reads "
+                f"the record in {where} has format version {shown}, this scopedauth reads "
                 f"{FORMAT_VERSION}; it was left untouched (upgrade scopedauth or log in again)"
             )
         try:
@@ -192,10 +194,17 @@ class Token:
         left = self.remaining()
         life = "no expiry" if left is None else f"expires in {int(left.total_seconds())}s"
         return (
-            f"Token(target={self.target.key!r}, token_type={self.token_type!r}, access_token=<redacted>, "
-            f"refresh_token={'<redacted>' if self.refresh_token else None}, {life}"
+            f"Token(target={self._redact(self.target.key)!r}, token_type={self._redact(self.token_type)!r}, "
+            f"access_token=<redacted>, refresh_token={'<redacted>' if self.refresh_token else None}, {life}"
             f"{', needs_login' if self.needs_login else ''})"
         )
+
+    def _redact(self, text: str) -> str:
+        """``text`` with either token cut out (a swapped or hand-edited record may hold one anywhere)."""
+        for secret in (self.access_token, self.refresh_token):
+            if secret:
+                text = text.replace(secret, "<redacted>")
+        return text
 
     __str__ = __repr__
 

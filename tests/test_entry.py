@@ -78,12 +78,12 @@ def test_anything_unusual_goes_to_click(args: list[str]) -> None:
 def test_hot_path_imports_nothing_heavy(stored: Token) -> None:
     probe = (
         "import sys\n"
-        "sys.argv = ['scopedauth', 'token', '--host', %r, '--scopes', 'sql']\n"
+        f"sys.argv = ['scopedauth', 'token', '--host', {HOST!r}, '--scopes', 'sql']\n"
         "from scopedauth import entry\n"
         "try:\n    entry.main()\nexcept SystemExit as e:\n    code = e.code\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & set(%r))\n"
+        f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
         "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
-    ) % (HOST, HEAVY)
+    )
     res = subprocess.run(
         [sys.executable, "-c", probe],
         capture_output=True,
