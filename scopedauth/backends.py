@@ -313,9 +313,16 @@ class KeyringBackend:
 
     @property
     def max_value(self) -> int | None:
-        """``scopedauth_max_value`` of the keyring object (UTF-16 code units), else a known cap."""
+        """``scopedauth_max_value`` of the keyring object (UTF-16 code units), else a known cap.
+
+        keyring sets attributes from ``KEYRING_PROPERTY_*`` variables, so
+        ``KEYRING_PROPERTY_SCOPEDAUTH_MAX_VALUE=1280`` caps any backend.
+        """
         cap = getattr(self.kr, "scopedauth_max_value", None) or _CAPS.get(type(self.kr).__name__)
-        return int(cap) if cap else None
+        try:
+            return int(cap) if cap else None
+        except (TypeError, ValueError):
+            return _CAPS.get(type(self.kr).__name__)
 
     def _call(self, what: str, op: Callable[[Any], T]) -> T:
         kr = self.kr

@@ -39,7 +39,8 @@ log = logging.getLogger("scopedauth")
 CHUNK_HEADER = "scopedauth-chunks:v1:"
 INDEX_KEY = ".index"
 _STORAGE_KINDS = ("keyring", "file", "memory")
-_HEADER = re.compile(r"([0-9a-f]{1,32}):([1-9][0-9]{0,3}):([0-9a-f]{32})")
+_MAX_CHUNKS = 9999
+_HEADER = re.compile(r"([0-9a-f]{1,32}):([1-9][0-9]{0,3}):([0-9a-f]{32})")  # count: 1.._MAX_CHUNKS
 _CHUNK_OVERHEAD = 8  # units kept free in every chunk for any per-entry overhead of the backend
 
 
@@ -145,6 +146,8 @@ class TokenStore:
             while old is not None and gen == old[0]:
                 gen = secrets.token_hex(4)  # never reuse the generation being replaced
             chunks = _split(value, max(1, cap - _CHUNK_OVERHEAD))
+            if len(chunks) > _MAX_CHUNKS:
+                raise StorageError(f"a value for {key!r} would need {len(chunks)} chunks; the limit is {_MAX_CHUNKS}")
             written: list[str] = []
             try:
                 for i, chunk in enumerate(chunks):

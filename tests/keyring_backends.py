@@ -21,11 +21,11 @@ class DictKeyring(KeyringBackend):
     """Passwords in a dict keyed by (service, username); counts calls."""
 
     @properties.classproperty
-    def priority(cls) -> float:
+    def priority(cls) -> float:  # noqa: N805 - a class property
         raise RuntimeError("a test keyring: never chosen by discovery")
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.passwords: dict[tuple[str, str], str] = {}
         self.calls: list[tuple[str, str]] = []
 
