@@ -16,7 +16,6 @@ import importlib
 import json
 import math
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +36,7 @@ __all__ = [
 ]
 
 SERVICE = "scopedauth"
+_SECRET_SERVICE = "keyring.backends.SecretService:Keyring"
 T = TypeVar("T")
 #: value caps (UTF-16 code units) of keyring backends that have one; Windows: 2560 bytes of UTF-16
 _CAPS = {"WinVaultKeyring": 1280}
@@ -128,6 +128,8 @@ class FileBackend:
         tmp: str | None = None
         try:
             directory = private_dir(self.path.parent)
+            import tempfile  # not on the hot path: only the file store writes
+
             fd, tmp = tempfile.mkstemp(prefix=".tokens.", dir=directory)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 os.chmod(tmp, 0o600)
@@ -294,6 +296,7 @@ class KeyringBackend:
     def __init__(self, keyring_backend: Any = None, timeout: float | None = None, *, service: str = SERVICE) -> None:
         self._kr = keyring_backend
         self._from_hint = False
+        self._direct: bool | None = None
         self.service = service
         self.timeout = keyring_timeout() if timeout is None else timeout
 
@@ -336,7 +339,29 @@ class KeyringBackend:
         kr = self.kr
         return _bounded(what, lambda: op(kr), self.timeout)
 
+    def _direct_secret_service(self) -> bool:
+        """Whether the remembered keyring is a plain Secret Service we may read over D-Bus ourselves.
+
+        Only with nothing that could change keyring's behaviour: no PYTHON_KEYRING_BACKEND, no
+        KEYRING_PROPERTY_* (scheme, preferred collection), no keyringrc.cfg.
+        """
+        if self._direct is None:
+            self._direct = False
+            if self._kr is None and not any(k.startswith(("PYTHON_KEYRING_", "KEYRING_PROPERTY_")) for k in os.environ):
+                with contextlib.suppress(OSError):
+                    hint = _backend_hint_file().read_text(encoding="utf-8").strip()
+                    rc = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "python_keyring"
+                    self._direct = hint == _SECRET_SERVICE and not (rc / "keyringrc.cfg").exists()
+        return self._direct
+
     def get(self, key: str) -> str | None:
+        if self._direct_secret_service():
+            from . import secretservice
+
+            try:
+                return secretservice.read(self.service, key, self.timeout)
+            except secretservice.Unusual:
+                self._direct = False  # locked, odd or absent: keyring's backend decides
         value = self._call("read", lambda kr: kr.get_password(self.service, key))
         if value is not None and not isinstance(value, str):
             raise StorageError(f"the keyring returned a {type(value).__name__} for {key!r}, not text")

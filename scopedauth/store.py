@@ -20,12 +20,10 @@ What it adds to a raw backend:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import re
-import secrets
 
 from .backends import Backend, FileBackend, KeyringBackend, MemoryBackend, value_length
 from .config import Target
@@ -49,6 +47,8 @@ class _CorruptEntryError(StorageError):
 
 
 def _digest(value: str) -> str:
+    import hashlib  # chunked values only: keep it off the hot path
+
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
@@ -142,6 +142,8 @@ class TokenStore:
         if cap is None or value_length(value) <= cap:
             self.backend.set(key, value)
         else:
+            import secrets
+
             gen = secrets.token_hex(4)
             while old is not None and gen == old[0]:
                 gen = secrets.token_hex(4)  # never reuse the generation being replaced
@@ -189,7 +191,10 @@ class TokenStore:
         raw = self._get_raw(key)
         if raw is None:
             return None
-        token = Token.from_json(raw, where=f"{self.name} entry {key!r}")
+        try:
+            token = Token.from_json(raw, where=f"entry {key!r}")
+        except StorageError as exc:  # name the store only now: naming it may import the keyring package
+            raise StorageError(f"{exc} (store: {self.name})") from None
         if token.target != target:
             raise _CorruptEntryError(f"the entry {key!r} holds a record for another target; it was left untouched")
         self._seen[key] = raw

@@ -1,0 +1,187 @@
+"""scopedauth's performance figures, printed as a table. Asserts nothing.
+
+    python benchmarks/run.py            # starts a private keyring if none is running
+    python benchmarks/run.py --markdown # the same table as Markdown, for benchmarks/README.md
+
+(a) ``scopedauth token`` as a new process (valid token in the real keyring) against the floor
+    ``python -c "import keyring; keyring.get_password(…)"`` reading the same entry: median of
+    alternating runs and their ratio (target ≤ 0.7).
+(b) ``get_token()`` in-process with a valid token: median per call (target ≤ 20 µs).
+(c) the refresh storm: N processes, expired token, count of refreshes (must be 1), wall time.
+(d) a full login against the sandbox with the scripted user: wall time.
+(e) peak RSS of ``scopedauth token`` (target ≤ 40 MiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _ensure_keyring() -> None:
+    """Re-run under a private D-Bus session with an unlocked GNOME Keyring when none is running."""
+    if os.environ.get("DBUS_SESSION_BUS_ADDRESS") or not shutil.which("gnome-keyring-daemon"):
+        return
+    script = "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec \"$@\""
+    os.execvp("dbus-run-session", ["dbus-run-session", "--", "sh", "-c", script, "sh", sys.executable, *sys.argv])
+
+
+def _child_run(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (KiB) and stdout of one child process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out = proc.stdout.read() if proc.stdout else b""
+    if proc.stderr:
+        proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[:4]} exited {proc.returncode}")
+    return wall, usage.ru_maxrss, out.decode().strip()
+
+
+def bench_cli_vs_floor(runs: int, env: dict[str, str]) -> dict[str, float]:
+    from scopedauth.backends import KeyringBackend
+    from scopedauth.config import Target
+    from scopedauth.store import TokenStore
+    from scopedauth.tokens import Token, utcnow
+
+    host = f"https://bench-{os.getpid()}.cloud.databricks.com"
+    target = Target(host, scopes=("offline_access", "sql"))
+    token = Token(target, access_token="x" * 900, refresh_token="r" * 120, expiry=utcnow() + timedelta(hours=1),
+                  granted_scopes=target.scopes, token_endpoint=f"{host}/oidc/v1/token")
+    store = TokenStore(KeyringBackend())
+    store.save(token)
+    ours_cmd = [sys.executable, "-m", "scopedauth", "token", "--host", host, "--scopes", "sql"]
+    floor_cmd = [sys.executable, "-c", f"import keyring; keyring.get_password('scopedauth', {target.key!r})"]
+    ours, floor, rss = [], [], []
+    try:
+        _child_run(ours_cmd, env)  # warm the remembered backend and the page cache
+        _child_run(floor_cmd, env)
+        for _ in range(runs):
+            wall, peak, out = _child_run(ours_cmd, env)
+            if out != token.access_token:
+                raise RuntimeError("scopedauth token printed something else")
+            ours.append(wall)
+            rss.append(peak)
+            floor.append(_child_run(floor_cmd, env)[0])
+    finally:
+        store.delete(target)
+    return {
+        "ours_ms": statistics.median(ours) * 1000,
+        "floor_ms": statistics.median(floor) * 1000,
+        "ratio": statistics.median(ours) / statistics.median(floor),
+        "rss_mib": max(rss) / 1024,
+    }
+
+
+def bench_get_token(calls: int) -> dict[str, float]:
+    import scopedauth
+    from scopedauth.backends import MemoryBackend
+    from scopedauth.config import Target
+    from scopedauth.store import TokenStore
+    from scopedauth.tokens import Token, utcnow
+
+    store = TokenStore(MemoryBackend())
+    target = Target("https://bench.cloud.databricks.com", scopes=("offline_access", "sql"))
+    store.save(Token(target, access_token="x" * 900, expiry=utcnow() + timedelta(hours=1),
+                     token_endpoint="https://bench.cloud.databricks.com/oidc/v1/token"))
+    results = {}
+    for label, call in (
+        ("target_us", lambda: scopedauth.get_token(target, store=store)),
+        ("kwargs_us", lambda: scopedauth.get_token(host=target.host, scopes="sql", store=store)),
+    ):
+        call()
+        samples = []
+        for _ in range(calls // 100):
+            started = time.perf_counter()
+            for _ in range(100):
+                call()
+            samples.append((time.perf_counter() - started) / 100)
+        results[label] = statistics.median(samples) * 1e6
+    return results
+
+
+def bench_storm(n: int, workdir: Path) -> dict[str, float]:
+    import scopedauth
+    from scopedauth.config import Target
+    from scopedauth.sandbox import Sandbox, SandboxConfig
+    from tests.conftest import free_port
+    from tests.storm import run_storm
+    from tests.test_login import scripted_user
+
+    port = free_port()
+    os.environ["SCOPEDAUTH_STORAGE"] = "keyring"
+    with Sandbox(SandboxConfig(redirect_uris={"databricks-cli": [f"http://localhost:{port}"]})) as sb:
+        target = Target(sb.url, scopes=("offline_access", "sql"))
+        started = time.perf_counter()
+        first = scopedauth.login(target, store="keyring", port=port, opener=scripted_user([]), timeout=30,
+                                 say=lambda _m: None)
+        login_s = time.perf_counter() - started
+        store = scopedauth.session._store("keyring")
+        store.save(first.replace(expiry=first.obtained_at - timedelta(minutes=1)))
+        sb.expire_access_tokens()
+        result = run_storm(n, ["--host", sb.url, "--scopes", "sql"], workdir,
+                           env={"SCOPEDAUTH_KEYRING_TIMEOUT": "60"})
+        ok = sum(1 for c in result.codes if c == 0)
+        same = len(set(result.outputs)) == 1
+        refreshes = sb.stats.refreshes
+        store.delete(target)
+    return {"storm_n": n, "storm_ok": ok, "storm_same": float(same), "storm_refreshes": refreshes,
+            "storm_wall_s": result.wall, "login_s": login_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15, help="alternating runs for (a) and (e)")
+    parser.add_argument("--storm", type=int, default=32, help="processes in the storm (c)")
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+    _ensure_keyring()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["SCOPEDAUTH_CACHE_DIR"] = str(Path(tmp) / "cache")
+        os.environ["SCOPEDAUTH_CONFIG_DIR"] = str(Path(tmp) / "config")
+        os.environ.pop("SCOPEDAUTH_STORAGE", None)
+        env = dict(os.environ)
+        a = bench_cli_vs_floor(args.runs, env)
+        b = bench_get_token(20000)
+        c = bench_storm(args.storm, Path(tmp))
+    rows = [
+        ("(a) `scopedauth token`, new process, real keyring", f"{a['ours_ms']:.1f} ms", ""),
+        ("(a) floor: `import keyring; get_password`", f"{a['floor_ms']:.1f} ms", ""),
+        ("(a) ratio ours / floor (target ≤ 0.7)", f"{a['ratio']:.2f}", "median of alternating runs"),
+        ("(b) `get_token(target)` in-process (target ≤ 20 µs)", f"{b['target_us']:.1f} µs", "median"),
+        ("(b) `get_token(host=…, scopes=…)` in-process", f"{b['kwargs_us']:.1f} µs", "median"),
+        (f"(c) storm: {c['storm_n']:.0f} processes, refreshes (must be 1)", f"{c['storm_refreshes']:.0f}",
+         f"{c['storm_ok']:.0f}/{c['storm_n']:.0f} ok, same token: {bool(c['storm_same'])}"),
+        ("(c) storm wall time", f"{c['storm_wall_s']:.2f} s", "gate open → last process exits"),
+        ("(d) full login, scripted user, sandbox", f"{c['login_s'] * 1000:.0f} ms", ""),
+        ("(e) peak RSS of `scopedauth token` (target ≤ 40 MiB)", f"{a['rss_mib']:.1f} MiB", "max over runs"),
+    ]
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    if args.markdown:
+        print(f"Machine: {machine}\n\n| figure | value | note |\n| --- | --- | --- |")
+        for name, value, note in rows:
+            print(f"| {name} | {value} | {note} |")
+    else:
+        print(f"machine: {machine}")
+        width = max(len(r[0]) for r in rows)
+        for name, value, note in rows:
+            print(f"{name:<{width}}  {value:>10}  {note}")
+
+
+if __name__ == "__main__":
+    main()
