@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,10 +46,15 @@ def _hold(path: Path, what: str, timeout: float) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     timeout = max(0.0, timeout)  # filelock reads a negative timeout as "wait forever"
+    deadline = time.monotonic() + timeout
     try:
         private_dir(path.parent)
-        lock = FileLock(str(path), mode=0o600)
-        lock.acquire(timeout=timeout)
+        while True:
+            lock = FileLock(str(path), mode=0o600)
+            lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+            if _still_linked(lock, path):
+                break
+            lock.release()  # logout unlinked the file we waited on: lock the current one instead
     except Timeout:
         raise StorageError(
             f"another scopedauth process has held the {what} lock for {timeout:g}s "
@@ -60,6 +66,17 @@ def _hold(path: Path, what: str, timeout: float) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def _still_linked(lock: object, path: Path) -> bool:
+    """Whether the locked descriptor is still the file at ``path`` (logout may have removed it)."""
+    fd = getattr(getattr(lock, "_context", None), "lock_file_fd", None)
+    if not isinstance(fd, int):
+        return True  # filelock internals changed: no check rather than no lock
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False
 
 
 @contextmanager

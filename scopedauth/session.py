@@ -317,7 +317,7 @@ def logout(
                 token = None
             revoked = bool(token and revoke and _revoke(token))
             deleted = st.delete(tgt)
-        lock_path(tgt.key).unlink(missing_ok=True)
+            lock_path(tgt.key).unlink(missing_ok=True)  # while held: waiters re-check and lock afresh
         for key in [k for k in _memory if k[1] == tgt.key]:
             del _memory[key]
         results.append(LogoutResult(tgt, revoked, deleted))

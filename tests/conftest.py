@@ -77,11 +77,17 @@ def require_keyring() -> None:
 
 
 @pytest.fixture
-def secret_service_backend() -> KeyringBackend:
+def secret_service_backend() -> Iterator[KeyringBackend]:
+    """The real Secret Service under a per-test service name, purged afterwards."""
     require_keyring()
+    import secretstorage
     from keyring.backends.SecretService import Keyring
 
-    return KeyringBackend(Keyring())
+    service = f"scopedauth-test-{secrets.token_hex(4)}"
+    yield KeyringBackend(Keyring(), service=service)
+    with secretstorage.dbus_init() as conn:  # type: ignore[no-untyped-call]
+        for item in secretstorage.get_default_collection(conn).search_items({"service": service}):
+            item.delete()
 
 
 @pytest.fixture(params=["memory", "file", "secret-service"])

@@ -190,3 +190,48 @@ def test_an_unusable_lock_dir_is_a_storage_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SCOPEDAUTH_CACHE_DIR", str(blocker))
     with pytest.raises(StorageError, match="cannot take the login/refresh lock"), target_lock(KEY, timeout=1):
         pass
+
+
+def test_unlinking_a_held_lock_file_never_lets_two_holders_in() -> None:
+    """logout removes the lock file while holding it; a waiter must then lock the new file.
+
+    filelock reopens the path on every poll, which covers most of this; locks._still_linked
+    closes the remaining window (a waiter that opened the old file just before the unlink).
+    """
+    import threading
+    import time as _time
+
+    from scopedauth.locks import lock_path, target_lock
+
+    key = "https://h|databricks-cli|sql"
+    spans: dict[str, tuple[float, float]] = {}
+    t1_holding, t3_holding = threading.Event(), threading.Event()
+
+    def t1() -> None:
+        with target_lock(key, timeout=10):
+            t1_holding.set()
+            _time.sleep(0.3)  # t2 is now blocked on this file
+            lock_path(key).unlink()
+            threading.Thread(target=t3).start()
+            t3_holding.wait(5)
+
+    def t2() -> None:
+        t1_holding.wait(5)
+        with target_lock(key, timeout=10):
+            spans["t2"] = (_time.monotonic(), _time.monotonic())
+
+    def t3() -> None:
+        with target_lock(key, timeout=10):
+            start = _time.monotonic()
+            t3_holding.set()
+            _time.sleep(0.4)
+            spans["t3"] = (start, _time.monotonic())
+
+    threads = [threading.Thread(target=t1), threading.Thread(target=t2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(15)
+    _time.sleep(0.6)
+    assert "t3" in spans and "t2" in spans
+    assert spans["t2"][0] >= spans["t3"][1], "t2 entered while t3 held the new lock file"
