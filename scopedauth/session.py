@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,9 @@ log = logging.getLogger("scopedauth")
 DEFAULT_SCOPES = ("all-apis",)
 _memory: dict[tuple[int, str], Token] = {}
 _warned: set[str] = set()
+#: after a failed early refresh, this process serves the still-valid token until then (monotonic)
+_hold_off: dict[tuple[int, str], float] = {}
+HOLD_OFF_SECONDS = 30.0
 _stores: dict[str, TokenStore] = {}
 Say = Callable[[str], None]
 
@@ -94,6 +98,10 @@ def resolve(
     raise ConfigError(f"several scope sets are stored for {target.host}; pick one with --scopes:\n{options_text}")
 
 
+def _now() -> float:
+    return time.monotonic()
+
+
 def _usable(token: Token | None) -> bool:
     return token is not None and token.is_valid() and not token.wants_refresh()
 
@@ -116,7 +124,7 @@ def get_token(
     target = resolve(target, store=st, **options)
     mkey = (id(st.backend), target.key)
     cached = _memory.get(mkey)
-    if cached is not None and _usable(cached):
+    if cached is not None and (_usable(cached) or (cached.is_valid() and _hold_off.get(mkey, 0.0) > _now())):
         return cached
     token = st.load(target)
     if token is not None and _usable(token):
@@ -150,6 +158,8 @@ def _slow_path(
                     if target.key not in _warned:
                         _warned.add(target.key)
                         log.warning("early refresh failed (%s); using the current token until it expires", exc)
+                    _memory[mkey] = token
+                    _hold_off[mkey] = _now() + HOLD_OFF_SECONDS  # do not hammer a failing server
                     return token
                 if not isinstance(exc, InvalidGrantError):
                     raise
@@ -338,3 +348,4 @@ def forget_memory() -> None:
     """Drop this process's cached tokens (tests; after another process logged out)."""
     _memory.clear()
     _warned.clear()
+    _hold_off.clear()

@@ -1,0 +1,156 @@
+"""Day two: early refresh, failing servers, dead grants, status, logout, many scope sets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+import scopedauth
+from scopedauth import session
+from scopedauth.backends import MemoryBackend
+from scopedauth.config import Target, resolve_target
+from scopedauth.errors import ConfigError, LoginRequiredError
+from scopedauth.locks import lock_path
+from scopedauth.sandbox import Sandbox
+from scopedauth.store import TokenStore
+from tests.test_login import scripted_user
+
+CLI = [sys.executable, "-m", "scopedauth"]
+
+
+def login(sb: Sandbox, port: int, store: TokenStore | str, scopes: str = "sql") -> scopedauth.Token:
+    return scopedauth.login(
+        resolve_target(host=sb.url, scopes=scopes),
+        store=store,
+        port=port,
+        opener=scripted_user([]),
+        timeout=30,
+        say=lambda _m: None,
+    )
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=60, env={**os.environ, "SCOPEDAUTH_STORAGE": "file"}
+    )
+
+
+def test_refresh_ahead_inside_the_window(sandbox: Sandbox, listener_port: int) -> None:
+    store = TokenStore(MemoryBackend())
+    first = login(sandbox, listener_port, store)
+    assert first.expiry is not None
+    # 4 minutes left of an hour: still valid, but inside min(5 min, half the lifetime)
+    store.save(
+        first.replace(
+            expiry=first.obtained_at + timedelta(minutes=4), obtained_at=first.obtained_at - timedelta(minutes=56)
+        )
+    )
+    session.forget_memory()
+    fresh = scopedauth.get_token(first.target, store=store)
+    assert fresh.access_token != first.access_token
+    assert sandbox.stats.refreshes == 1
+
+
+def test_failed_early_refresh_serves_valid_token_warns_once_and_holds_off(
+    sandbox: Sandbox, listener_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = TokenStore(MemoryBackend())
+    first = login(sandbox, listener_port, store)
+    store.save(
+        first.replace(
+            expiry=first.obtained_at + timedelta(minutes=4), obtained_at=first.obtained_at - timedelta(minutes=56)
+        )
+    )
+    session.forget_memory()
+    sandbox.fail_next_token_requests(100, status=503)
+    before = sandbox.stats.token_requests
+    with caplog.at_level(logging.WARNING, logger="scopedauth"):
+        results = {scopedauth.get_token(first.target, store=store).access_token for _ in range(20)}
+    assert results == {first.access_token}
+    warnings = [r for r in caplog.records if "early refresh failed" in r.getMessage()]
+    assert len(warnings) == 1
+    assert first.access_token not in caplog.text and (first.refresh_token or "") not in caplog.text
+    assert sandbox.stats.token_requests - before == 1, "20 calls must not mean 20 refresh attempts"
+
+
+def test_expired_token_and_failing_server_is_an_error_not_a_stale_token(sandbox: Sandbox, listener_port: int) -> None:
+    store = TokenStore(MemoryBackend())
+    first = login(sandbox, listener_port, store)
+    store.save(first.replace(expiry=first.obtained_at - timedelta(minutes=1)))
+    session.forget_memory()
+    sandbox.fail_next_token_requests(10, status=503)
+    with pytest.raises(scopedauth.ScopedAuthError) as info:
+        scopedauth.get_token(first.target, store=store)
+    assert not isinstance(info.value, LoginRequiredError)  # the grant is fine; the server is not
+    assert store.load(first.target) is not None
+
+
+def test_dead_grant_status_shows_needs_login(sandbox: Sandbox, listener_port: int) -> None:
+    first = login(sandbox, listener_port, "file")
+    from scopedauth import oauth
+
+    oauth.refresh(first)  # rotate behind our back: the stored refresh token is now reused → family revoked
+    file_store = session._store("file")
+    file_store.save(first.replace(expiry=first.obtained_at - timedelta(seconds=1)))
+    session.forget_memory()
+    res = cli("token", "--host", sandbox.url, "--scopes", "sql")
+    assert res.returncode == 4 and "scopedauth login --host" in res.stderr
+    status = json.loads(cli("status", "--output", "json").stdout)
+    assert [(e["host"], e["state"], e["refreshable"]) for e in status] == [(sandbox.url, "needs-login", False)]
+    assert "needs-login" in cli("status").stdout
+
+
+def test_many_scope_sets_side_by_side(sandbox: Sandbox, listener_port: int) -> None:
+    a = login(sandbox, listener_port, "file", "sql")
+    b = login(sandbox, listener_port, "file", "sql dashboards.genie")
+    assert a.target.key != b.target.key
+    pick_a = cli("token", "--host", sandbox.url, "--scopes", "sql")
+    pick_b = cli("token", "--host", sandbox.url, "--scopes", "dashboards.genie,sql")
+    assert (pick_a.stdout.strip(), pick_b.stdout.strip()) == (a.access_token, b.access_token)
+    ambiguous = cli("token", "--host", sandbox.url)
+    assert ambiguous.returncode == 2
+    assert "--scopes 'dashboards.genie offline_access sql'" in ambiguous.stderr
+    assert "--scopes 'offline_access sql'" in ambiguous.stderr
+    with pytest.raises(ConfigError):
+        scopedauth.get_token(host=sandbox.url, store="file")
+
+
+def test_logout_all_revokes_deletes_and_removes_lock_files(sandbox: Sandbox, listener_port: int) -> None:
+    a = login(sandbox, listener_port, "file", "sql")
+    b = login(sandbox, listener_port, "file", "files.files")
+    assert lock_path(a.target.key).exists() and lock_path(b.target.key).exists()
+    res = cli("logout", "--all")
+    assert res.returncode == 0
+    assert res.stderr.count("revoked and deleted") == 2
+    assert sandbox.stats.revocations == 2
+    assert not lock_path(a.target.key).exists() and not lock_path(b.target.key).exists()
+    assert json.loads(cli("status", "--output", "json").stdout) == []
+    # the revoked grant is really dead at the server
+    with pytest.raises(scopedauth.errors.InvalidGrantError):
+        from scopedauth import oauth
+
+        oauth.refresh(a)
+
+
+def test_logout_without_revocation_endpoint_says_only_deleted(listener_port: int) -> None:
+    from scopedauth.sandbox import SandboxConfig
+
+    config = SandboxConfig(
+        redirect_uris={"databricks-cli": [f"http://localhost:{listener_port}"]}, advertise_revocation=False
+    )
+    with Sandbox(config) as sb:
+        login(sb, listener_port, "file")
+        res = cli("logout", "--host", sb.url, "--scopes", "sql")
+        assert "deleted (not revoked)" in res.stderr
+        assert sb.stats.revocations == 0
+
+
+def test_target_key_is_the_keyring_username() -> None:
+    t = Target("https://adb-1.azuredatabricks.net", scopes=("sql", "offline_access"))
+    assert t.key == "https://adb-1.azuredatabricks.net|databricks-cli|offline_access sql"
