@@ -1,0 +1,78 @@
+"""The public surface is deliberate: this test changes only when the API does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import scopedauth
+from scopedauth import errors
+
+PUBLIC = [
+    "BearerAuth",
+    "ScopedAuthError",
+    "Target",
+    "Token",
+    "__version__",
+    "credentials_strategy",
+    "get_token",
+    "headers",
+    "login",
+    "logout",
+]
+
+
+def test_all_is_sorted_and_pinned() -> None:
+    assert scopedauth.__all__ == sorted(scopedauth.__all__) == PUBLIC
+    for name in PUBLIC:
+        assert getattr(scopedauth, name) is not None
+
+
+def test_error_tree() -> None:
+    tree = {
+        errors.ConfigError: errors.ScopedAuthError,
+        errors.LoginRequiredError: errors.ScopedAuthError,
+        errors.AuthorizationError: errors.ScopedAuthError,
+        errors.AuthorizationDeniedError: errors.AuthorizationError,
+        errors.CallbackTimeoutError: errors.AuthorizationError,
+        errors.ListenerError: errors.AuthorizationError,
+        errors.TokenEndpointError: errors.ScopedAuthError,
+        errors.InvalidGrantError: errors.TokenEndpointError,
+        errors.NetworkError: errors.ScopedAuthError,
+        errors.StorageError: errors.ScopedAuthError,
+    }
+    for child, parent in tree.items():
+        assert child.__bases__ == (parent,), child
+    assert errors.ScopedAuthError.__bases__ == (Exception,)
+    assert sorted(errors.__all__) == sorted(c.__name__ for c in [*tree, errors.ScopedAuthError])
+    assert (
+        len(
+            {
+                c.exit_code
+                for c in (
+                    errors.ConfigError,
+                    errors.LoginRequiredError,
+                    errors.AuthorizationError,
+                    errors.TokenEndpointError,
+                    errors.NetworkError,
+                    errors.StorageError,
+                )
+            }
+        )
+        == 6
+    )
+
+
+def test_import_is_cheap() -> None:
+    """``import scopedauth`` must not pull in requests, flask, authlib, click or databricks-sdk."""
+    probe = (
+        "import sys, scopedauth; print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'requests', 'flask', 'authlib', 'click', 'databricks', 'keyring', 'filelock'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_lazy_names_resolve() -> None:
+    assert scopedauth.BearerAuth.__name__ == "BearerAuth"
+    assert callable(scopedauth.credentials_strategy)
