@@ -2,8 +2,8 @@
 # Everything the test suite needs, on a fresh Debian machine, then the suite itself:
 #   Debian packages (D-Bus, GNOME Keyring, Chromium), the package with its test extras,
 #   a private D-Bus session with an unlocked keyring, pytest, mypy --strict and ruff.
-# The real-keyring tests may not skip here: SCOPEDAUTH_REQUIRE_KEYRING=1 makes a missing
-# Secret Service a failure.
+# The real-keyring and real-browser tests may not skip here: SCOPEDAUTH_REQUIRE_KEYRING=1 and
+# SCOPEDAUTH_REQUIRE_BROWSER=1 make a missing Secret Service or Chromium a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +22,7 @@ fi
 
 python -m pip install -q --disable-pip-version-check -e ".[test]" >&2
 
-export SCOPEDAUTH_REQUIRE_KEYRING=1
+export SCOPEDAUTH_REQUIRE_KEYRING=1 SCOPEDAUTH_REQUIRE_BROWSER=1
 export SCOPEDAUTH_CHROMIUM="${SCOPEDAUTH_CHROMIUM:-$(command -v chromium)}"
 dbus-run-session -- sh -c '
   printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1

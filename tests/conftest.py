@@ -23,6 +23,8 @@ from scopedauth.sandbox import Sandbox, SandboxConfig
 from scopedauth.store import TokenStore
 
 TESTS = Path(__file__).parent
+#: read before isolated_env clears every SCOPEDAUTH_* variable
+REQUIRE_KEYRING = os.environ.get("SCOPEDAUTH_REQUIRE_KEYRING") == "1"
 APPROVE = TESTS / "agents" / "approve.py"
 
 
@@ -71,7 +73,7 @@ def require_keyring() -> None:
     why = keyring_available()
     if why is None:
         return
-    if os.environ.get("SCOPEDAUTH_REQUIRE_KEYRING") == "1":
+    if REQUIRE_KEYRING:
         pytest.fail(f"real keyring required but {why}")
     pytest.skip(why)
 
