@@ -26,6 +26,7 @@ __all__ = [
     "OFFLINE_ACCESS",
     "Target",
     "canonical_host",
+    "config_path",
     "is_loopback_host",
     "load_profile",
     "parse_scopes",
@@ -205,7 +206,8 @@ class Target:
         return f"{where} client={self.client_id} scopes={' '.join(self.scopes) or '-'}"
 
 
-def _config_path(env: Mapping[str, str]) -> Path:
+def config_path(env: Mapping[str, str]) -> Path:
+    """``DATABRICKS_CONFIG_FILE`` or ``~/.databrickscfg``, as databricks-sdk reads it."""
     return Path(env.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
 
 
@@ -220,7 +222,7 @@ def load_profile(profile: str | None, env: Mapping[str, str]) -> tuple[str | Non
     missing is a :class:`ConfigError` (databricks-sdk silently ignores the name), and a file that
     is not UTF-8 or not INI is a :class:`ConfigError` rather than a crash.
     """
-    path = _config_path(env)
+    path = config_path(env)
     if not path.exists():
         if profile:
             raise ConfigError(f"profile {profile!r} requested but {path} does not exist")

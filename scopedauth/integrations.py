@@ -1,26 +1,36 @@
 """Hand-offs to Python HTTP clients: a requests auth and a databricks-sdk credentials strategy.
 
 Both ask :func:`scopedauth.get_token` on every request (a dictionary lookup while the token is
-fresh), so a long-running program never holds a stale token. databricks-sdk is imported only
-inside :func:`credentials_strategy`: it costs most of a second.
+fresh), so a long-running program never holds a stale token. Neither requests nor databricks-sdk
+is imported here at module level: requests accepts any callable as ``auth``, and the SDK costs
+most of a second to import, so :func:`credentials_strategy` imports it when called.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from . import session
-from .config import Target
+from .config import Target, is_loopback_host
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["BearerAuth", "credentials_strategy"]
 
+_GET_TOKEN_ONLY = ("interactive", "say", "login_options")
 
-class BearerAuth(requests.auth.AuthBase):
+
+class BearerAuth:
     """``requests`` auth: the target's bearer token; on a 401, refresh once and retry once.
 
-    ``BearerAuth(host=…, scopes=…)`` takes :func:`scopedauth.get_token`'s keywords.
+    ``requests.get(url, auth=BearerAuth(host=…, scopes=…))`` takes :func:`scopedauth.get_token`'s
+    keywords. The retry happens only when the refused request carried our token (not after a
+    redirect to another host, which requests strips it for), and only once: a second 401 is
+    returned to the caller, who sees the first in ``response.history``. The token is never sent
+    over plain http except to loopback.
     """
 
     def __init__(self, target: Target | None = None, **options: Any) -> None:
@@ -28,6 +38,11 @@ class BearerAuth(requests.auth.AuthBase):
         self._options = options
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        parts = urlsplit(request.url or "")
+        if parts.scheme != "https" and not is_loopback_host(parts.hostname):
+            raise ConfigError(
+                f"refusing to send a token over {parts.scheme or 'an unknown scheme'} to {parts.hostname}"
+            )
         token = session.get_token(self._target, **self._options)
         request.headers["Authorization"] = f"Bearer {token.access_token}"
         request.register_hook("response", self._retry_on_401)  # type: ignore[no-untyped-call]
@@ -37,17 +52,19 @@ class BearerAuth(requests.auth.AuthBase):
         request = response.request
         if response.status_code != 401 or getattr(request, "_scopedauth_retried", False):
             return response
+        sent = request.headers.get("Authorization") or ""
+        if not sent.startswith("Bearer "):
+            return response  # our header was stripped (cross-host redirect): not ours to retry
         if request.body is not None and hasattr(request.body, "read"):
             return response  # a streamed body cannot be sent twice
-        rejected = (request.headers.get("Authorization") or "").removeprefix("Bearer ")
-        options = {k: v for k, v in self._options.items() if k not in ("interactive", "say", "login_options")}
-        fresh = session.renew(self._target, rejected=rejected, **options)
+        options = {k: v for k, v in self._options.items() if k not in _GET_TOKEN_ONLY}
+        fresh = session.renew(self._target, rejected=sent.removeprefix("Bearer "), **options)
         response.content  # noqa: B018  (drain so the connection can be reused)
         response.close()
         retry = request.copy()
         retry.headers["Authorization"] = f"Bearer {fresh.access_token}"
         retry._scopedauth_retried = True  # type: ignore[attr-defined]
-        new = response.connection.send(retry, **kwargs)
+        new: requests.Response = response.connection.send(retry, **kwargs)
         new.history.append(response)
         new.request = retry
         return new
@@ -61,21 +78,17 @@ def credentials_strategy(target: Target | None = None, **options: Any) -> Any:
 
     ``WorkspaceClient(host=…, credentials_strategy=scopedauth.credentials_strategy(scopes=[…]))``;
     ``config.oauth_token()`` then returns the scoped token. The host defaults to the SDK
-    config's host.
+    config's host; an ``accounts.*`` host takes the config's account id.
     """
     from databricks.sdk.credentials_provider import OAuthCredentialsProvider, OauthCredentialsStrategy
     from databricks.sdk.oauth import Token as SdkToken
 
     def provider(cfg: Any) -> OAuthCredentialsProvider:
         opts = dict(options)
-        if target is None and not opts.get("host") and not opts.get("profile"):
+        if target is None and not opts.get("host") and not opts.get("profile") and cfg.host:
             opts["host"] = cfg.host
-        if (
-            target is None
-            and opts.get("account_id") is None
-            and getattr(cfg, "account_id", None)
-            and str(cfg.host or "").split("//")[-1].startswith("accounts.")
-        ):
+        host = urlsplit(str(opts.get("host") or cfg.host or "")).hostname or ""
+        if target is None and not opts.get("account_id") and cfg.account_id and host.startswith("accounts"):
             opts["account_id"] = cfg.account_id
 
         def sdk_token() -> SdkToken:

@@ -1,0 +1,255 @@
+"""The commands that hand the token to other programs: ``env``, ``exec``, ``call``, ``scopes``.
+
+Added to the ``scopedauth`` group at the end of this module (which :mod:`scopedauth.cli` imports
+at its end, so either import order works). They follow its rules: stdout carries only what a
+machine asked for (shell code, the child's own output, a response body, scope names), stderr
+everything meant for a person. None of them opens a browser.
+
+Exit codes besides the error tree's: ``exec`` exits with the child's code (128+N when signal N
+killed it, 127 when the command is not found, 126 when it cannot be run); ``call`` exits 22 when
+the server answered with a status of 400 or more (curl's ``--fail`` code).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+import click
+
+from .cli import _target_kwargs, handle_errors, main, say, target_options
+from .errors import ConfigError, ScopedAuthError
+from .exports import SHELLS
+
+if TYPE_CHECKING:
+    import subprocess
+
+__all__ = ["EXIT_HTTP_ERROR", "call", "env", "exec_", "run_child", "run_exec", "scopes"]
+
+EXIT_HTTP_ERROR = 22
+_FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+_APP_DOMAIN = ".databricksapps.com"
+
+
+@click.command()
+@target_options
+@click.option("--shell", type=click.Choice(SHELLS), help="Output syntax (default: from $SHELL, else sh).")
+@handle_errors
+def env(**kw: Any) -> None:
+    """Print DATABRICKS_HOST, DATABRICKS_TOKEN and the expiry as shell code: eval "$(scopedauth env)"."""
+    from . import session
+    from .exports import default_shell, render, token_variables
+
+    shell = kw.pop("shell") or default_shell(os.environ)
+    token = session.get_token(store=kw["storage"], **_target_kwargs(kw))
+    click.echo(render(token_variables(token), shell), nl=False)
+
+
+@click.command("exec", context_settings={"allow_interspersed_args": False})
+@target_options
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@handle_errors
+def exec_(**kw: Any) -> None:
+    """Run COMMAND with a token that stays fresh: scopedauth exec --profile P -- CMD ARGS...
+
+    Exits with COMMAND's exit code (128+N if signal N killed it, 127 if it was not found)."""
+    command = list(kw.pop("command"))
+    sys.exit(run_exec(command, store=kw["storage"], **_target_kwargs(kw)))
+
+
+def run_exec(command: list[str], *, store: Any = None, environ: dict[str, str] | None = None, **options: Any) -> int:
+    """Serve the token over a loopback metadata service while ``command`` runs; its exit code.
+
+    SDKs re-ask the service as their token nears expiry; DATABRICKS_TOKEN (valid at start) is for
+    plain tools. The pinned auth type makes SDKs ignore it rather than refuse "more than one
+    authorization method configured". Conflicting DATABRICKS_* settings are dropped."""
+    from . import session
+    from .exports import child_environment, token_variables
+    from .metadata import MetadataServer
+
+    target = session.resolve(store=store, **options)
+    token = session.get_token(target, store=store)  # fail before starting anything
+    with MetadataServer(target.host, lambda: session.get_token(target, store=store)) as server:
+        values = token_variables(token)
+        values["DATABRICKS_METADATA_SERVICE_URL"] = server.url
+        values["DATABRICKS_AUTH_TYPE"] = "metadata-service"
+        return run_child(command, child_environment(os.environ if environ is None else environ, values))
+
+
+def run_child(command: list[str], environ: dict[str, str]) -> int:
+    """Run ``command``, passing SIGINT/SIGTERM/SIGHUP on; its exit code, 128+N if killed by N.
+
+    A Ctrl-C typed at the terminal already reaches the child (same foreground process group),
+    so SIGINT is passed on only when it was not the terminal's (e.g. ``kill -INT``).
+    """
+    import subprocess
+
+    child: list[subprocess.Popen[bytes]] = []
+    pending: list[int] = []
+
+    def forward(signum: int, _frame: Any) -> None:
+        if not child:
+            pending.append(signum)
+        elif not (signum == signal.SIGINT and _terminal_sent_it(child[0].pid)):
+            child[0].send_signal(signum)
+
+    handlers: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {signum: signal.signal(signum, forward) for signum in _FORWARDED}
+    try:
+        try:
+            child.append(subprocess.Popen(command, env=environ))
+        except FileNotFoundError:
+            say(f"scopedauth: error: command not found: {command[0]}")
+            return 127
+        except OSError as exc:
+            say(f"scopedauth: error: cannot run {command[0]}: {exc.strerror or exc}")
+            return 126
+        for signum in pending:
+            child[0].send_signal(signum)
+        code = child[0].wait()
+    finally:
+        for signum, previous in handlers.items():
+            signal.signal(signum, previous)
+    return 128 - code if code < 0 else code
+
+
+def _terminal_sent_it(child_pid: int) -> bool:
+    """True when we and the child are the terminal's foreground process group."""
+    if os.name != "posix":
+        return True  # Windows delivers Ctrl-C to every process on the console
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)  # fails without a controlling terminal
+        try:
+            return os.tcgetpgrp(fd) == os.getpgrp() == os.getpgid(child_pid)
+        finally:
+            os.close(fd)
+    except OSError:
+        return False  # then the signal came from a process, not from a keyboard
+
+
+@click.command()
+@click.argument("url")
+@target_options
+@click.option("-X", "--request", "method", help="HTTP method (default GET, or POST with --data).")
+@click.option("-H", "--header", "headers", multiple=True, help="'Name: value' header; repeatable.")
+@click.option("-d", "--data", help="Request body; @FILE reads a file, @- reads stdin.")
+@handle_errors
+def call(**kw: Any) -> None:
+    """Call URL (an app's /api/ route or a workspace API) with the token; the body on stdout.
+
+    Prints HTTP <status> on stderr, and for 401/403/404 why; exits 22 on a status of 400 or more."""
+    request = {name: kw.pop(name) for name in ("method", "headers", "data")}
+    sys.exit(run_call(kw.pop("url"), store=kw.pop("storage"), **request, **_target_kwargs(kw)))
+
+
+def _call_target(url: str, store: Any, options: dict[str, Any]) -> Any:
+    """The token's workspace: --host/--profile/DATABRICKS_*, else the URL's own origin (before a
+    default profile for another host). Never an app URL: apps live on hosts of their own and
+    take tokens from the workspace they belong to."""
+    from . import session
+    from .config import canonical_host, resolve_target
+
+    explicit = options.get("host") or options.get("profile")
+    explicit = explicit or os.environ.get("DATABRICKS_HOST") or os.environ.get("DATABRICKS_CONFIG_PROFILE")
+    parts = urlsplit(url)
+    if explicit or not parts.scheme or (parts.hostname or "").endswith(_APP_DOMAIN):
+        return session.resolve(store=store, **options)
+    origin = canonical_host(f"{parts.scheme}://{parts.netloc}")
+    try:
+        if resolve_target(**options).host == origin:
+            return session.resolve(store=store, **options)  # e.g. the default profile: keeps its scopes
+    except ConfigError:
+        pass
+    return session.resolve(store=store, **{**options, "host": origin})
+
+
+def _read_data(data: str) -> bytes:
+    if data == "@-":
+        return sys.stdin.buffer.read()
+    if not data.startswith("@"):
+        return data.encode("utf-8")
+    try:
+        with open(data[1:], "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read --data file {data[1:]!r}: {exc.strerror or exc}") from exc
+
+
+def _parse_headers(raw: tuple[str, ...]) -> dict[str, str]:
+    headers = {}
+    for item in raw:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise ConfigError(f"a header is 'Name: value', got {item!r}")
+        if name.strip().lower() == "authorization":
+            raise ConfigError("scopedauth call sets Authorization itself; drop the -H Authorization header")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def run_call(
+    url: str, *, method: str | None, headers: tuple[str, ...], data: str | None, store: Any, **options: Any
+) -> int:
+    """One request through :class:`BearerAuth`; body to stdout, status and diagnosis to stderr."""
+    import requests
+
+    from . import session, transport
+    from .diagnose import CallFacts, diagnose
+    from .integrations import BearerAuth
+    from .tokens import utcnow
+
+    target = _call_target(url, store, options)
+    full = urljoin(target.host + "/", url)
+    verb = (method or ("POST" if data is not None else "GET")).upper()
+    sent = _parse_headers(headers)
+    body = None if data is None else _read_data(data)
+    if body is not None and not any(k.lower() == "content-type" for k in sent):
+        json_like = body.lstrip()[:1] in (b"{", b"[")
+        sent["Content-Type"] = "application/json" if json_like else "application/x-www-form-urlencoded"  # as curl
+    http = transport.new_session(idempotent=verb in ("GET", "HEAD", "OPTIONS"))
+    try:
+        resp = http.request(
+            verb, full, headers=sent, data=body, auth=BearerAuth(target, store=store), **transport.request_kwargs(full)
+        )
+    except requests.RequestException as exc:
+        raise transport.network_error(exc, full) from None
+    sys.stdout.buffer.write(resp.content)
+    sys.stdout.buffer.flush()
+    say(f"HTTP {resp.status_code}")
+    if resp.status_code < 400:
+        return 0
+    try:
+        token = session.get_token(target, store=store)
+    except ScopedAuthError:  # the diagnosis then goes by the target alone
+        token = None
+    facts = CallFacts(
+        url=full,
+        status=resp.status_code,
+        body=resp.text[:4000],
+        target=target,
+        granted_scopes=(token.granted_scopes if token else ()) or target.scopes,
+        expiry=token.expiry if token else None,
+        retried=any(r.status_code == 401 for r in resp.history),
+        now=utcnow(),
+    )
+    for line in diagnose(facts):
+        say(f"scopedauth: {line}")
+    return EXIT_HTTP_ERROR
+
+
+@click.command()
+def scopes() -> None:
+    """List the Databricks OAuth scopes scopedauth knows: name<TAB>description."""
+    from .scopes import KNOWN_SCOPES
+
+    for name, description in KNOWN_SCOPES.items():
+        click.echo(f"{name}\t{description}")
+
+
+for _command in (env, exec_, call, scopes):
+    main.add_command(_command)
