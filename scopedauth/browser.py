@@ -1,14 +1,22 @@
 """Getting the authorize URL in front of a person.
 
 Order: ``--browser-command``, then ``$BROWSER`` (a ``:``-separated list, ``%s`` for the URL, as
-Python's :mod:`webbrowser` and git read it), then WSL's bridges (``wslview``,
-``powershell.exe Start-Process``, ``cmd.exe /c start``), then the platform opener. A launcher's
-own output never reaches our stdout (it is for machines: ``export X=$(scopedauth token)``).
-With no display and no ``$BROWSER`` there is no browser: the caller prints the URL instead.
+Python's :mod:`webbrowser` and git read it), then WSL's bridges to the Windows browser
+(``wslview``, ``powershell.exe Start-Process``, ``cmd.exe /c start``), then the platform opener
+(``open``, ``rundll32``, or ``xdg-open``/``gio``/``sensible-browser`` when a display exists).
+A launcher that exits non-zero at once (not installed, no display) hands over to the next one.
+
+A launcher's own output never reaches our stdout, which is for machines
+(``export X=$(scopedauth token)``): it goes nowhere, or to stderr with ``SCOPEDAUTH_DEBUG``.
+With nothing to try there is no browser, and the caller prints the URL instead.
+
+WSL is detected from ``/proc/sys/kernel/osrelease``; ``SCOPEDAUTH_WSL=1`` (or ``0``) declares
+it either way, for tests and for kernels that do not say "microsoft".
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import shutil
@@ -17,12 +25,25 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["can_open", "is_wsl", "launchers", "open_url"]
+__all__ = ["LAUNCH_GRACE", "WSL_ENV", "can_open", "is_wsl", "launchers", "open_url"]
+
+log = logging.getLogger("scopedauth")
+WSL_ENV = "SCOPEDAUTH_WSL"
+#: how long a launcher may take to fail before we take it as having opened the browser
+LAUNCH_GRACE = 0.3
+_OSRELEASE = Path("/proc/sys/kernel/osrelease")
 
 
-def is_wsl() -> bool:
+def is_wsl(env: Mapping[str, str] | None = None) -> bool:
+    """Whether we run under Windows Subsystem for Linux (``SCOPEDAUTH_WSL`` overrides)."""
+    env = os.environ if env is None else env
+    declared = env.get(WSL_ENV, "").strip().lower()
+    if declared in ("1", "true", "yes"):
+        return True
+    if declared in ("0", "false", "no"):
+        return False
     try:
-        return "microsoft" in Path("/proc/sys/kernel/osrelease").read_text(encoding="ascii").lower()
+        return "microsoft" in _OSRELEASE.read_text(encoding="ascii").lower()
     except OSError:
         return False
 
@@ -34,51 +55,67 @@ def _command(template: str, url: str) -> list[str]:
     return [*words, url]
 
 
+def _wsl_bridges(url: str, env: Mapping[str, str]) -> list[list[str]]:
+    """The Windows browser from inside WSL: wslu's wslview, else PowerShell, else cmd."""
+    path = env.get("PATH")
+    found: list[list[str]] = []
+    if shutil.which("wslview", path=path):
+        found.append(["wslview", url])
+    if shutil.which("powershell.exe", path=path):
+        quoted = "'" + url.replace("'", "''") + "'"  # a PowerShell single-quoted string
+        found.append(["powershell.exe", "-NoProfile", "-NonInteractive", "-Command", f"Start-Process {quoted}"])
+    if shutil.which("cmd.exe", path=path):
+        found.append(["cmd.exe", "/c", "start", "", url.replace("&", "^&")])  # & ends a cmd command
+    return found
+
+
 def launchers(url: str, command: str | None = None, env: Mapping[str, str] | None = None) -> list[list[str]]:
-    """The commands to try, in order, for this machine."""
+    """The commands to try, in order, for this machine (``env`` stands in for os.environ)."""
     env = os.environ if env is None else env
     if command:
         return [_command(command, url)]
     if env.get("BROWSER"):
         return [_command(part, url) for part in env["BROWSER"].split(os.pathsep) if part.strip()]
-    found: list[list[str]] = []
-    if is_wsl():
-        if shutil.which("wslview"):
-            found.append(["wslview", url])
-        if shutil.which("powershell.exe"):
-            found.append(["powershell.exe", "-NoProfile", "-Command", "Start-Process", f"'{url}'"])
-        if shutil.which("cmd.exe"):
-            found.append(["cmd.exe", "/c", "start", "", url.replace("&", "^&")])
-        return found
+    found = _wsl_bridges(url, env) if is_wsl(env) else []
     if sys.platform == "darwin":
-        return [["open", url]]
+        return [*found, ["open", url]]
     if sys.platform == "win32":
-        return [["rundll32", "url.dll,FileProtocolHandler", url]]
-    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return [*found, ["rundll32", "url.dll,FileProtocolHandler", url]]
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):  # also WSLg, after the Windows bridges
         for opener in ("xdg-open", "gio", "sensible-browser"):
-            if shutil.which(opener):
-                return [[opener, "open", url] if opener == "gio" else [opener, url]]
+            if shutil.which(opener, path=env.get("PATH")):
+                found.append([opener, "open", url] if opener == "gio" else [opener, url])
+                break
     return found
 
 
-def can_open(command: str | None = None) -> bool:
+def can_open(command: str | None = None, env: Mapping[str, str] | None = None) -> bool:
     """Whether :func:`open_url` has anything to try (no display and no $BROWSER → False)."""
-    return bool(launchers("about:blank", command))
+    return bool(launchers("about:blank", command, env))
 
 
-def open_url(url: str, command: str | None = None) -> bool:
-    """Start the first launcher that starts; True if one did. Its output goes nowhere."""
-    debug = bool(os.environ.get("SCOPEDAUTH_DEBUG"))
-    for argv in launchers(url, command):
+def open_url(url: str, command: str | None = None, env: Mapping[str, str] | None = None) -> bool:
+    """Start the first launcher that does not fail at once; True if one did.
+
+    A launcher still running after :data:`LAUNCH_GRACE` seconds, or one that exited 0, counts
+    as opened (``xdg-open`` returns at once, a browser binary keeps running). Its output goes
+    nowhere: it must never reach our stdout.
+    """
+    debug = bool((os.environ if env is None else env).get("SCOPEDAUTH_DEBUG"))
+    sink = sys.stderr if debug else subprocess.DEVNULL
+    for argv in launchers(url, command, env):
         try:
-            subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL if not debug else sys.stderr,
-                stderr=subprocess.DEVNULL if not debug else sys.stderr,
-                start_new_session=True,
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, start_new_session=True, env=env
             )
-        except OSError:
+        except OSError as exc:
+            log.debug("cannot start %s: %s", argv[0], exc.strerror)
             continue
-        return True
+        try:
+            code = proc.wait(timeout=LAUNCH_GRACE)
+        except subprocess.TimeoutExpired:
+            return True
+        if code == 0:
+            return True
+        log.debug("%s exited with status %s; trying the next way to open a browser", argv[0], code)
     return False

@@ -72,7 +72,9 @@ def judge(callback: Callback, expected_state: str) -> str:
     if callback.code is None and callback.error is None:
         raise AuthorizationError("this request is not an authorization response", Verdict.STRAY)
     state = callback.state or ""
-    if not hmac.compare_digest(state.encode(), expected_state.encode()):
+    # surrogatepass: a pasted line read under surrogateescape may hold lone surrogates; they
+    # must make a mismatch, not a UnicodeEncodeError
+    if not hmac.compare_digest(state.encode("utf-8", "surrogatepass"), expected_state.encode("utf-8", "surrogatepass")):
         raise AuthorizationError(
             "the state does not match this login (a stale tab or a forged request)", Verdict.FORGED
         )
@@ -91,13 +93,18 @@ def parse_pasted(text: str, redirect_uri: str, expected_state: str) -> tuple[str
     Returns ``(callback_url, code)``; raises AuthorizationError with a hint for anything else.
     """
     pasted = text.strip()
-    parts = urlsplit(pasted)
+    not_an_address = AuthorizationError(
+        f"that is not the address from the browser's address bar; paste the whole URL starting with {redirect_uri}"
+    )
     want = urlsplit(redirect_uri)
+    try:  # urlsplit and .port raise ValueError for a bad port, an unclosed "[", an NFKC-unsafe host
+        parts = urlsplit(pasted)
+        port = parts.port
+    except ValueError:
+        raise not_an_address from None
     if not parts.scheme or not parts.netloc:
-        raise AuthorizationError(
-            f"that is not the address from the browser's address bar; paste the whole URL starting with {redirect_uri}"
-        )
-    same_host = (parts.hostname or "") == (want.hostname or "") and parts.port == want.port
+        raise not_an_address
+    same_host = (parts.hostname or "") == (want.hostname or "") and port == want.port
     if parts.scheme != want.scheme or not same_host or (parts.path or "/") != (want.path or "/"):
         raise AuthorizationError(f"that address does not start with this login's redirect URI {redirect_uri}")
     callback = parse_query(parts.query)

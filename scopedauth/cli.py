@@ -93,6 +93,25 @@ def main(ca_bundle: str | None, debug: bool) -> None:
         transport.configure(ca_bundle=ca_bundle)
 
 
+def ca_bundle_option(func: F) -> F:
+    """``--ca-bundle`` on the command itself too (``scopedauth login --ca-bundle F``), not only on the group."""
+
+    def apply(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value:
+            from . import transport
+
+            transport.configure(ca_bundle=value)
+        return value
+
+    return click.option(
+        "--ca-bundle",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        callback=apply,
+        help="CA bundle for TLS to the workspace (corporate TLS inspection); or SCOPEDAUTH_CA_BUNDLE.",
+    )(func)
+
+
 @main.command()
 @target_options
 @click.option("--port", default=8020, show_default=True, help="Loopback port for the redirect.")
@@ -101,12 +120,24 @@ def main(ca_bundle: str | None, debug: bool) -> None:
 @click.option("--no-browser", is_flag=True, help="Print the URL instead of opening a browser.")
 @click.option("--paste", is_flag=True, help="No listener: paste back the address the browser was sent to.")
 @click.option("--browser-command", help="Command that opens the URL (%s for the URL).")
+@click.option("--save-scopes", is_flag=True, help="Write the scopes into the profile in ~/.databrickscfg.")
+@click.option(
+    "--client-secret-env",
+    metavar="VAR",
+    help="Service principal (M2M): read the client secret from $VAR and use the client-credentials grant.",
+)
+@click.option("--store-secret", is_flag=True, help="M2M: keep the client secret in the store to mint new tokens.")
+@ca_bundle_option
 @handle_errors
 def login(**kw: Any) -> None:
-    """Sign in through the browser and store the token."""
-    from . import session
+    """Sign in through the browser and store the token (or, with a client secret, as a service principal)."""
+    from . import profiles, session
+    from .scopes import hints_for
 
     target_kw = _target_kwargs(kw)
+    for hint in hints_for(target_kw["scopes"]):
+        say(hint)
+    profile = profiles.profile_for_save(target_kw) if kw["save_scopes"] else None
     mode = "paste" if kw["paste"] else "no-browser" if kw["no_browser"] else "auto"
     token = session.login(
         store=kw["storage"],
@@ -116,10 +147,61 @@ def login(**kw: Any) -> None:
         timeout=kw["timeout"],
         mode=mode,
         browser_command=kw["browser_command"],
+        client_secret_env=kw["client_secret_env"],
+        store_secret=kw["store_secret"],
         **target_kw,
     )
     store = session._store(kw["storage"])
-    say(f"Signed in to {token.target.host}; stored in {store.name}.")
+    if token.grant is not None:
+        say(_service_principal_note(token, store.name))
+    else:
+        say(f"Signed in to {token.target.host}; stored in {store.name}.")
+    say(f"Granted scopes: {' '.join(token.granted_scopes) or '(not stated by the server)'}")
+    if profile:
+        say(f"Saved the scopes in [{profile}] of {profiles.save_scopes(profile, token.target.scopes)}.")
+
+
+def _service_principal_note(token: Any, store_name: str) -> str:
+    grant = token.grant
+    where = (
+        "the client secret is kept in the store under its own key"
+        if grant.client_secret_stored
+        else f"new tokens are minted while ${grant.client_secret_env} is set"
+        if grant.client_secret_env
+        else f"new tokens are minted from profile {grant.client_secret_profile}"
+    )
+    return (
+        f"Service principal {token.target.client_id} signed in to {token.target.host}; stored in {store_name}; {where}."
+    )
+
+
+@main.command()
+@target_options
+@click.option(
+    "--subject-token-file",
+    type=click.Path(dir_okay=False),
+    help="File holding the other identity provider's token (read again whenever a new token is needed).",
+)
+@click.option("--subject-token-env", metavar="VAR", help="Environment variable holding that token.")
+@click.option(
+    "--subject-token-type",
+    help="RFC 8693 subject_token_type (default urn:ietf:params:oauth:token-type:jwt).",
+)
+@ca_bundle_option
+@handle_errors
+def exchange(**kw: Any) -> None:
+    """Exchange another identity provider's token (e.g. Microsoft Entra ID) for a Databricks token."""
+    from . import session
+
+    token = session.exchange(
+        store=kw["storage"],
+        subject_token_file=kw["subject_token_file"],
+        subject_token_env=kw["subject_token_env"],
+        subject_token_type=kw["subject_token_type"],
+        **_target_kwargs(kw),
+    )
+    store = session._store(kw["storage"])
+    say(f"Exchanged the federated token for a {token.target.host} token; stored in {store.name}.")
     say(f"Granted scopes: {' '.join(token.granted_scopes) or '(not stated by the server)'}")
 
 
@@ -206,3 +288,8 @@ def demo(headless: bool, storage: str | None, port: int) -> None:
     from .demo import run_demo
 
     run_demo(headless=headless, storage=storage, port=port, say=say, out=click.echo)
+
+
+# env, exec, call, scopes: cli_handoff adds them to `main` itself (main.add_command at its end), so
+# importing either module first works; a `from .cli_handoff import env` here would be circular.
+from . import cli_handoff  # noqa: E402, F401

@@ -44,13 +44,21 @@ def _oidc_base(target: Target) -> str:
 
 
 def _get_json(session: Any, url: str) -> dict[str, Any] | None:
-    """GET a JSON object; None for 404/non-JSON (try the next document), raise when unreachable."""
+    """GET a JSON object; None for 404/non-JSON (try the next document), raise when unreachable.
+
+    A 5xx or 429 still there after the retries is a :class:`NetworkError`: the host is a
+    Databricks host having trouble, and "publishes no OAuth metadata" would send the user
+    looking for a typo in a URL that is right.
+    """
     import requests
 
     try:
         resp = session.get(url, headers={"Accept": "application/json"}, **transport.request_kwargs(url))
     except requests.RequestException as exc:
         raise transport.network_error(exc, url) from None
+    if resp.status_code >= 500 or resp.status_code == 429:
+        host = urlsplit(url).netloc
+        raise NetworkError(f"{host} answered HTTP {resp.status_code} to discovery, also after retries; try again later")
     if resp.status_code != 200:
         return None
     try:

@@ -2,7 +2,9 @@
 
 Sequence (google-auth-oauthlib's order): discover → make verifier/state → bind the listener →
 only then open the browser → wait → exchange → store → tell the browser the truth. With
-``mode="paste"`` there is no listener: the user pastes the address the browser was sent to.
+``mode="paste"`` there is no listener: the user pastes the address the browser was sent to;
+a paste that is not this login's redirect (a typo, a stale tab, half a URL) may be tried again,
+up to :data:`PASTE_ATTEMPTS` times, while a refusal from the server ends the login at once.
 Nothing is stored unless the exchange succeeded; Ctrl-C at any point leaves the store as it was.
 """
 
@@ -10,23 +12,25 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from . import browser, oauth, pkce
 from .callback import parse_pasted
 from .config import Target
 from .endpoints import discover
-from .errors import AuthorizationError, ConfigError, ScopedAuthError
+from .errors import AuthorizationDeniedError, AuthorizationError, ConfigError, ScopedAuthError
 from .store import TokenStore
 from .tokens import Token
 
 __all__ = ["run_login"]
 
 MODES = ("auto", "no-browser", "paste")
+DEFAULT_PORT = 8020  # the one redirect databricks-cli has registered
+#: pasted addresses tried before the login gives up (a refusal from the server ends it at once)
+PASTE_ATTEMPTS = 3
 
 
 def _redirect_uri(port: int, redirect_uri: str | None) -> tuple[str, int]:
-    from urllib.parse import urlsplit
-
     from .config import is_loopback_host
 
     if redirect_uri is None:
@@ -39,9 +43,14 @@ def _redirect_uri(port: int, redirect_uri: str | None) -> tuple[str, int]:
             f"--redirect-uri {redirect_uri!r} must be http://localhost:PORT[/path] (the listener runs on loopback)"
         )
     try:
-        return redirect_uri, parts.port or 80
+        bound = parts.port or 80
     except ValueError:
         raise ConfigError(f"bad port in --redirect-uri {redirect_uri!r}") from None
+    if port not in (DEFAULT_PORT, bound):
+        raise ConfigError(
+            f"--port {port} and --redirect-uri {redirect_uri} disagree: drop --port (the URI names the port)"
+        )
+    return redirect_uri, bound
 
 
 def _default_read_line(prompt: str) -> str:
@@ -51,6 +60,30 @@ def _default_read_line(prompt: str) -> str:
     if not line:
         raise AuthorizationError("no address was pasted (end of input)")
     return line
+
+
+def _read_pasted(read_line: Callable[[str], str], redirect: str, state: str, say: Callable[[str], None]) -> str:
+    """The pasted callback URL, asking again after a paste that is not this login's redirect.
+
+    End of input (``read_line`` raising) and an error redirect carrying our state (the user or
+    the server refused) end the login at once; retyping cannot change those.
+    """
+    for attempt in range(1, PASTE_ATTEMPTS + 1):
+        text = read_line("Paste the address it went to: ")
+        try:
+            if not text.strip():
+                raise AuthorizationError("nothing was pasted")
+            callback_url, _ = parse_pasted(text, redirect, state)
+        except AuthorizationDeniedError:
+            raise
+        except AuthorizationError as exc:
+            if attempt == PASTE_ATTEMPTS:
+                raise AuthorizationError(f"{exc} (gave up after {PASTE_ATTEMPTS} attempts)") from None
+            left = PASTE_ATTEMPTS - attempt
+            say(f"That did not work: {exc}. Try again ({left} {'attempt' if left == 1 else 'attempts'} left).")
+            continue
+        return callback_url
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def run_login(
@@ -84,10 +117,9 @@ def run_login(
     if mode == "paste":
         url = authorize(redirect)
         say(f"Open this URL in any browser and sign in:\n\n  {url}\n")
-        say(f"The browser will then fail to load {redirect}/?code=…; that is expected.")
-        callback_url, _ = parse_pasted(
-            (read_line or _default_read_line)("Paste the address it went to: "), redirect, state
-        )
+        shown = redirect if urlsplit(redirect).path else redirect + "/"
+        say(f"The browser will then fail to load {shown}?code=…; that is expected. Copy that whole address.")
+        callback_url = _read_pasted(read_line or _default_read_line, redirect, state, say)
         token = oauth.exchange_code(
             target, endpoints, callback_url=callback_url, state=state, verifier=verifier, redirect_uri=redirect
         )

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from . import transport
-from .config import Target, parse_scopes
+from .config import OFFLINE_ACCESS, Target, parse_scopes
 from .endpoints import Endpoints, check_secure
 from .errors import ConfigError, InvalidGrantError, TokenEndpointError
 from .tokens import Token, utcnow
@@ -28,6 +28,7 @@ __all__ = [
     "client_credentials",
     "exchange_code",
     "parse_token_response",
+    "redacted",
     "refresh",
     "revoke",
     "token_exchange",
@@ -78,7 +79,7 @@ def parse_token_response(target: Target, data: object, *, token_endpoint: str, p
     if expires_in is not None:
         try:
             seconds = float(expires_in)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float range
             raise TokenEndpointError("invalid_response", "expires_in is not a number") from None
         if not math.isfinite(seconds) or seconds <= 0 or seconds > _MAX_LIFETIME:
             raise TokenEndpointError("invalid_response", "expires_in is out of range")
@@ -100,6 +101,13 @@ def parse_token_response(target: Target, data: object, *, token_endpoint: str, p
         token_endpoint=token_endpoint,
         obtained_at=now,
     )
+
+
+def redacted(exc: TokenEndpointError, secret: str) -> TokenEndpointError:
+    """``exc`` again, with ``secret`` cut out of the server's description (a server may echo it)."""
+    if not secret or secret not in (exc.description or ""):
+        return exc
+    return type(exc)(exc.error, (exc.description or "").replace(secret, "<redacted>"), exc.status)
 
 
 def _oauth_error(error: object, description: object, status: int | None) -> TokenEndpointError:
@@ -138,6 +146,8 @@ def _call(url: str, send: Callable[[], Any]) -> Mapping[str, Any]:
         raise transport.network_error(exc, url) from None
     except ValueError as exc:  # authlib: body is not a JSON object
         raise TokenEndpointError("invalid_response", str(exc)[:200]) from None
+    except (TypeError, OverflowError):  # authlib's OAuth2Token does int() on expires_in / expires_at as sent
+        raise TokenEndpointError("invalid_response", "expires_in or expires_at is not a number") from None
     if not isinstance(result, Mapping):
         raise TokenEndpointError("invalid_response", "the token endpoint did not return a JSON object")
     return result
@@ -183,6 +193,16 @@ def refresh(token: Token) -> Token:
     return parse_token_response(token.target, data, token_endpoint=url, previous=token)
 
 
+def _unattended_scope(target: Target) -> str:
+    """The scopes sent for grants that never carry a refresh token.
+
+    ``offline_access`` stays in the target (so ``token --scopes sql`` finds the record under the
+    same key as ``login --scopes sql``) but is not asked for: RFC 6749 §4.4.3 gives client
+    credentials no refresh token, and RFC 8693 leaves it to the server.
+    """
+    return " ".join(s for s in target.scopes if s != OFFLINE_ACCESS)
+
+
 def client_credentials(target: Target, endpoints: Endpoints, client_secret: str) -> Token:
     """Service principal (M2M): nothing to replay, so 5xx are retried too."""
     session = _session(target, client_secret=client_secret, idempotent=True)
@@ -190,14 +210,18 @@ def client_credentials(target: Target, endpoints: Endpoints, client_secret: str)
     data = _call(
         url,
         lambda: session.fetch_token(
-            url, grant_type="client_credentials", scope=" ".join(target.scopes), **transport.request_kwargs(url)
+            url, grant_type="client_credentials", scope=_unattended_scope(target), **transport.request_kwargs(url)
         ),
     )
     return parse_token_response(target, data, token_endpoint=url)
 
 
 def token_exchange(target: Target, endpoints: Endpoints, subject_token: str, subject_token_type: str) -> Token:
-    """RFC 8693: trade another identity provider's token for a Databricks one."""
+    """RFC 8693: trade another identity provider's token for a Databricks one.
+
+    Not retried on 5xx: a one-time subject token (some identity providers bind them to one
+    use) may already have been spent by the first attempt.
+    """
     session = _session(target)
     url = endpoints.token_endpoint
     data = _call(
@@ -207,7 +231,7 @@ def token_exchange(target: Target, endpoints: Endpoints, subject_token: str, sub
             grant_type=TOKEN_EXCHANGE_GRANT,
             subject_token=subject_token,
             subject_token_type=subject_token_type,
-            scope=" ".join(target.scopes),
+            scope=_unattended_scope(target),
             **transport.request_kwargs(url),
         ),
     )

@@ -12,6 +12,10 @@ usable token wins::
          invalid_grant → read again; still dead → mark it needs_login (kept, not deleted)
          refresh failed for another reason but the access
          token is still valid (early refresh)                 → warn once, return it
+         no refresh token but a re-mint source (service
+         principal secret, federated subject token)           → mint again, SAVE, return
+         nothing stored but a client secret for this client
+         in the environment or profile                         → client credentials, SAVE
     4. interactive allowed → browser login under the same lock; else LoginRequiredError
 
 Rungs 1–2 import no HTTP, lock or browser code: that is the hot path of ``scopedauth token``.
@@ -39,17 +43,37 @@ from .errors import (
 from .store import TokenStore, open_store
 from .tokens import Token
 
-__all__ = ["StatusEntry", "get_token", "headers", "login", "logout", "renew", "resolve", "status"]
+__all__ = ["StatusEntry", "exchange", "get_token", "headers", "login", "logout", "renew", "resolve", "status"]
 
 log = logging.getLogger("scopedauth")
 DEFAULT_SCOPES = ("all-apis",)
-_memory: dict[tuple[int, str], Token] = {}
+_memory: dict[tuple[_Same, str], Token] = {}
 _warned: set[str] = set()
 #: after a failed early refresh, this process serves the still-valid token until then (monotonic)
-_hold_off: dict[tuple[int, str], float] = {}
+_hold_off: dict[tuple[_Same, str], float] = {}
 HOLD_OFF_SECONDS = 30.0
 _stores: dict[str, TokenStore] = {}
 Say = Callable[[str], None]
+
+
+class _Same:
+    """A cache-key part equal only to a key for the very same backend. It holds the backend, so
+    while a token is cached for it no other backend can be allocated at its address (id reuse)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+
+def _mkey(st: TokenStore, target: Target) -> tuple[_Same, str]:
+    return (_Same(st.backend), target.key)
 
 
 def _stderr(message: str) -> None:
@@ -93,6 +117,10 @@ def resolve(
         return Target(same[0].host, same[0].client_id, same[0].scopes, same[0].account_id, target.profile)
     if not same:
         fallback = resolve(target, for_login=True)
+        from .m2m import find_secret  # off the hot path: only when nothing is stored for the host
+
+        if find_secret(fallback) is not None:
+            return fallback  # a service principal's secret is at hand: rung 3 mints all-apis
         raise LoginRequiredError(f"no token stored for {target.host}", fallback.login_command())
     options_text = "\n".join(f"  --scopes '{' '.join(t.scopes)}'" for t in same)
     raise ConfigError(f"several scope sets are stored for {target.host}; pick one with --scopes:\n{options_text}")
@@ -122,7 +150,7 @@ def get_token(
     """
     st = _store(store)
     target = resolve(target, store=st, **options)
-    mkey = (id(st.backend), target.key)
+    mkey = _mkey(st, target)
     cached = _memory.get(mkey)
     if cached is not None and (_usable(cached) or (cached.is_valid() and _hold_off.get(mkey, 0.0) > _now())):
         return cached
@@ -143,7 +171,7 @@ def _slow_path(
 ) -> Token:
     from .locks import target_lock
 
-    mkey = (id(st.backend), target.key)
+    mkey = _mkey(st, target)
     with target_lock(target.key):
         st.forget_cache()
         token = st.load(target)
@@ -166,6 +194,15 @@ def _slow_path(
             else:
                 _memory[mkey] = fresh
                 return fresh
+        if token is not None and token.grant is not None and not token.needs_login:
+            return _remint_locked(target, st, token, mkey)
+        if token is None or token.grant is None:
+            from .m2m import mint_from_environment
+
+            minted = mint_from_environment(target, st)
+            if minted is not None:
+                _memory[mkey] = minted
+                return minted
         if interactive:
             fresh = _login_locked(target, st, say=say, **login_options)
             _memory[mkey] = fresh
@@ -190,7 +227,7 @@ def renew(
 
     st = _store(store)
     target = resolve(target, store=st, **options)
-    mkey = (id(st.backend), target.key)
+    mkey = _mkey(st, target)
     _memory.pop(mkey, None)
     with target_lock(target.key):
         st.forget_cache()
@@ -225,6 +262,36 @@ def _refresh_locked(target: Target, st: TokenStore, token: Token) -> Token:
     return fresh
 
 
+def _remint_locked(target: Target, st: TokenStore, token: Token, mkey: tuple[_Same, str]) -> Token:
+    """Rung 3 for grants without a refresh token: mint again from the recorded source.
+
+    As with an early refresh, a failure while the current token is still valid serves the
+    current token (warned once) instead of failing a caller who has an hour of token left.
+    """
+    from . import federation, m2m
+    from .tokens import CLIENT_CREDENTIALS, TOKEN_EXCHANGE
+
+    kind = token.grant.type if token.grant else ""
+    try:
+        if kind == CLIENT_CREDENTIALS:
+            fresh = m2m.remint(token, st)
+        elif kind == TOKEN_EXCHANGE:
+            fresh = federation.reexchange(token, st)
+        else:
+            raise LoginRequiredError(f"this scopedauth cannot renew a {kind!r} grant", target.login_command())
+    except (NetworkError, TokenEndpointError, LoginRequiredError) as exc:
+        if not token.is_valid():
+            raise
+        if target.key not in _warned:
+            _warned.add(target.key)
+            log.warning("early renewal failed (%s); using the current token until it expires", exc)
+        _memory[mkey] = token
+        _hold_off[mkey] = _now() + HOLD_OFF_SECONDS
+        return token
+    _memory[mkey] = fresh
+    return fresh
+
+
 def _login_locked(target: Target, st: TokenStore, say: Say, **login_options: Any) -> Token:
     from .flow import run_login
 
@@ -243,19 +310,33 @@ def login(
     browser_command: str | None = None,
     read_line: Callable[[str], str] | None = None,
     opener: Callable[[str], bool] | None = None,
+    client_secret_env: str | None = None,
+    store_secret: bool = False,
     **options: Any,
 ) -> Token:
-    """Interactive U2M login (authorization code + PKCE), stored and returned.
+    """Log in and store the token: a user (authorization code + PKCE), or a service principal.
 
     ``mode``: ``auto`` (open a browser, else print the URL and wait), ``no-browser`` (print the
     URL, keep the listener up), ``paste`` (print the URL, read the redirected address back).
+    With a client secret (``client_secret_env``, or one found for this client in
+    ``DATABRICKS_CLIENT_SECRET`` or the profile) it is the client-credentials grant instead;
+    ``store_secret`` keeps that secret in the store (see :mod:`scopedauth.m2m`).
     Holds the target's lock so a concurrent refresh cannot interleave.
     """
     from .locks import target_lock
+    from .m2m import choose_secret
 
     st = _store(store)
     target = resolve(target, store=st, for_login=True, **options)
+    user_only = mode != "auto" or any(x is not None for x in (redirect_uri, browser_command, read_line, opener))
+    secret = choose_secret(target, client_secret_env, user_only=user_only, store_secret=store_secret)
     with target_lock(target.key):
+        if secret is not None:
+            from .m2m import login as m2m_login
+
+            token = m2m_login(target, st, secret=secret[0], grant=secret[1], store_secret=store_secret)
+            _memory[_mkey(st, target)] = token
+            return token
         token = _login_locked(
             target,
             st,
@@ -268,7 +349,37 @@ def login(
             read_line=read_line,
             opener=opener,
         )
-    _memory[(id(st.backend), target.key)] = token
+    _memory[_mkey(st, target)] = token
+    return token
+
+
+def exchange(
+    target: Target | None = None,
+    *,
+    store: TokenStore | str | None = None,
+    subject_token_file: str | None = None,
+    subject_token_env: str | None = None,
+    subject_token_type: str | None = None,
+    **options: Any,
+) -> Token:
+    """Token federation (RFC 8693): exchange another identity provider's token, store the result.
+
+    The subject token is read from the file or variable, never stored; the record remembers
+    the source so a stale token is exchanged again (see :mod:`scopedauth.federation`).
+    """
+    from . import federation
+    from .locks import target_lock
+
+    grant = federation.source(
+        subject_token_file=subject_token_file,
+        subject_token_env=subject_token_env,
+        subject_token_type=subject_token_type,
+    )
+    st = _store(store)
+    target = resolve(target, store=st, for_login=True, **options)
+    with target_lock(target.key):
+        token = federation.exchange(target, st, grant)
+    _memory[_mkey(st, target)] = token
     return token
 
 
@@ -326,6 +437,10 @@ def logout(
             except StorageError:
                 token = None
             revoked = bool(token and revoke and _revoke(token))
+            if token is not None and token.grant is not None and token.grant.client_secret_stored:
+                from .m2m import forget_secret
+
+                forget_secret(st, tgt)
             deleted = st.delete(tgt)
             lock_path(tgt.key).unlink(missing_ok=True)  # while held: waiters re-check and lock afresh
         for key in [k for k in _memory if k[1] == tgt.key]:
@@ -337,6 +452,10 @@ def logout(
 def _revoke(token: Token) -> bool:
     from . import oauth
     from .endpoints import discover_or_none
+    from .tokens import CLIENT_CREDENTIALS
+
+    if token.grant is not None and token.grant.type == CLIENT_CREDENTIALS:
+        return False  # revoking needs the client secret; a client-credentials token lives an hour at most
 
     endpoints = discover_or_none(token.target)
     if endpoints is None or not endpoints.revocation_endpoint:

@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .config import Target, parse_scopes
+from .config import OFFLINE_ACCESS, Target, parse_scopes
 from .errors import ConfigError, StorageError
 
 __all__ = [
+    "CLIENT_CREDENTIALS",
     "EXPIRED_LEEWAY",
     "FORMAT_VERSION",
     "REFRESH_AHEAD",
+    "TOKEN_EXCHANGE",
+    "Grant",
     "Token",
     "format_time",
     "parse_time",
@@ -61,6 +64,61 @@ def parse_time(text: str) -> datetime:
         raise ValueError("time out of range") from exc
 
 
+CLIENT_CREDENTIALS = "client_credentials"
+TOKEN_EXCHANGE = "token_exchange"
+_GRANT_TEXT_FIELDS = (
+    "client_secret_env",
+    "client_secret_profile",
+    "subject_token_env",
+    "subject_token_file",
+    "subject_token_type",
+)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """How a record without a refresh token can be minted again with nobody at the keyboard.
+
+    Service principals (``client_credentials``) and federated tokens (``token_exchange``) get
+    no refresh token; the ladder mints a new access token from the same source instead. Only
+    *where* the credential lives is recorded (an environment variable's name, a profile's name,
+    a file's path, or that the secret sits in the store under its own key), never the
+    credential: a stored record must not be a second copy of a client secret or of another
+    identity provider's token. JSON field ``grant``, absent for user logins (v1 records from
+    before it load unchanged).
+    """
+
+    type: str
+    client_secret_env: str | None = None
+    client_secret_profile: str | None = None
+    client_secret_stored: bool = False
+    subject_token_env: str | None = None
+    subject_token_file: str | None = None
+    subject_token_type: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        for name in _GRANT_TEXT_FIELDS:
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if self.client_secret_stored:
+            out["client_secret_stored"] = True
+        return out
+
+    @classmethod
+    def from_dict(cls, data: object) -> Grant:
+        if not isinstance(data, dict):
+            raise _CorruptFieldError("grant", "is not an object")
+        stored = data.get("client_secret_stored", False)
+        if not isinstance(stored, bool):
+            raise _CorruptFieldError("grant.client_secret_stored", "is not true or false")
+        return cls(
+            type=_str(data, "type"),
+            client_secret_stored=stored,
+            **{name: _opt_str(data, name) for name in _GRANT_TEXT_FIELDS},
+        )
+
+
 @dataclass(frozen=True, repr=False)
 class Token:
     """An access token, maybe a refresh token, and everything needed to refresh it.
@@ -78,6 +136,7 @@ class Token:
     token_endpoint: str = ""
     obtained_at: datetime = field(default_factory=utcnow)
     needs_login: bool = False
+    grant: Grant | None = None
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -108,11 +167,21 @@ class Token:
         return bool(self.refresh_token) and not self.needs_login
 
     @property
+    def renewable(self) -> bool:
+        """A new access token can come without a person: a refresh token, or a re-mint source."""
+        return self.refreshable or (self.grant is not None and not self.needs_login)
+
+    @property
     def missing_scopes(self) -> tuple[str, ...]:
-        """Requested scopes the server did not grant (empty when it did not say)."""
+        """Requested scopes the server did not grant (empty when it did not say).
+
+        ``offline_access`` is never missing from a client-credentials or token-exchange grant:
+        it is not sent for them (they get no refresh token), only kept in the target's key.
+        """
         if not self.granted_scopes:
             return ()
-        return tuple(s for s in self.target.scopes if s not in self.granted_scopes)
+        wanted = (s for s in self.target.scopes if not (self.grant is not None and s == OFFLINE_ACCESS))
+        return tuple(s for s in wanted if s not in self.granted_scopes)
 
     def replace(self, **changes: Any) -> Token:
         return dataclasses.replace(self, **changes)
@@ -137,6 +206,8 @@ class Token:
         }
         if self.needs_login:
             record["needs_login"] = True
+        if self.grant is not None:
+            record["grant"] = self.grant.to_dict()
         return json.dumps(record, separators=(",", ":"), sort_keys=True)
 
     @classmethod
@@ -176,6 +247,7 @@ class Token:
                 token_endpoint=_opt_str(data, "token_endpoint") or "",
                 obtained_at=_opt_time(data, "obtained_at") or utcnow(),
                 needs_login=needs_login,
+                grant=Grant.from_dict(data["grant"]) if data.get("grant") is not None else None,
             )
         except _CorruptFieldError as exc:
             # the message names the field only, never its value: a swapped or truncated record

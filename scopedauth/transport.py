@@ -18,12 +18,20 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .config import is_loopback_host
-from .errors import NetworkError
+from .errors import ConfigError, NetworkError
 
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["CONNECT_TIMEOUT", "READ_TIMEOUT", "configure", "network_error", "new_session", "request_kwargs"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "READ_TIMEOUT",
+    "RETRY_AFTER_CAP",
+    "configure",
+    "network_error",
+    "new_session",
+    "request_kwargs",
+]
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
@@ -38,8 +46,17 @@ def configure(*, ca_bundle: str | None = None) -> None:
 
 
 def _verify() -> str | bool:
+    """The CA bundle to trust (``--ca-bundle``, else ``SCOPEDAUTH_CA_BUNDLE``), else requests' default.
+
+    requests' default already reads ``REQUESTS_CA_BUNDLE``. A path that does not exist is a
+    :class:`ConfigError` here: requests would raise a bare ``OSError`` deep inside a call.
+    """
     bundle = _ca_bundle or os.environ.get("SCOPEDAUTH_CA_BUNDLE")
-    return bundle or True
+    if not bundle:
+        return True
+    if not os.path.exists(bundle):
+        raise ConfigError(f"the CA bundle {bundle} does not exist (--ca-bundle / SCOPEDAUTH_CA_BUNDLE)")
+    return bundle
 
 
 def request_kwargs(url: str) -> dict[str, Any]:
@@ -53,10 +70,27 @@ def request_kwargs(url: str) -> dict[str, Any]:
     return kwargs
 
 
+#: longest Retry-After we honour; a server asking for more gets a NetworkError sooner instead
+RETRY_AFTER_CAP = 10.0
+
+
 def _retry(idempotent: bool) -> Any:
+    """The retry policy: what may be sent twice, how often, how long to wait.
+
+    ``read=0`` and ``other=0``: a request that reached the server is never re-sent because its
+    answer got lost. ``status_forcelist``: 429 always (the server refused before doing
+    anything); 5xx only for ``idempotent`` calls, because a 5xx from a token endpoint may come
+    after the code or refresh token was consumed. Retry-After is honoured up to
+    :data:`RETRY_AFTER_CAP` seconds, so a login never hangs on a server asking for an hour.
+    """
     from urllib3.util.retry import Retry
 
-    return Retry(
+    class BoundedRetry(Retry):
+        def get_retry_after(self, response: Any) -> float | None:
+            after: float | None = super().get_retry_after(response)
+            return None if after is None else min(after, RETRY_AFTER_CAP)
+
+    return BoundedRetry(
         total=4,
         connect=3,
         read=0,  # a request that reached the server is not sent again
@@ -91,16 +125,41 @@ def _version() -> str:
     return __version__
 
 
+def _bundle_advice() -> str:
+    """What to do about a certificate we could not verify, naming the bundle in use and its source."""
+    fix = (
+        "pass --ca-bundle FILE (or set SCOPEDAUTH_CA_BUNDLE) holding the CA that signed the server's "
+        "or your proxy's certificate"
+    )
+    for source, bundle in (
+        ("--ca-bundle", _ca_bundle),
+        ("SCOPEDAUTH_CA_BUNDLE", os.environ.get("SCOPEDAUTH_CA_BUNDLE")),
+        ("REQUESTS_CA_BUNDLE", os.environ.get("REQUESTS_CA_BUNDLE")),
+        ("CURL_CA_BUNDLE", os.environ.get("CURL_CA_BUNDLE")),
+    ):
+        if bundle:
+            return f"the CA bundle {bundle} (from {source}) does not vouch for this server; {fix}"
+    return f"if a corporate proxy inspects TLS, {fix}"
+
+
+def _timed_out(exc: Exception) -> bool:
+    """A read timeout arrives as ConnectionError(MaxRetryError(reason=ReadTimeoutError)) once retries end."""
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, Urllib3Timeout)
+
+
 def network_error(exc: Exception, url: str) -> NetworkError:
     """Turn a requests exception into a NetworkError that says what to check."""
     import requests
 
     host = urlsplit(url).netloc or url
     if isinstance(exc, requests.exceptions.SSLError):
-        hint = "TLS verification failed: if a corporate proxy inspects TLS, pass --ca-bundle or set REQUESTS_CA_BUNDLE"
+        hint = "TLS verification failed: " + _bundle_advice()
     elif isinstance(exc, requests.exceptions.ProxyError):
         hint = "the proxy refused the connection: check HTTPS_PROXY / NO_PROXY"
-    elif isinstance(exc, requests.exceptions.Timeout):
+    elif isinstance(exc, requests.exceptions.Timeout) or _timed_out(exc):
         hint = "the server did not answer in time"
     elif isinstance(exc, requests.exceptions.RetryError):
         hint = "the server kept answering with errors after several retries"

@@ -1,0 +1,455 @@
+"""Corporate networks: a private CA, an HTTPS proxy that must carry remote hosts but never loopback,
+and retries that never replay a used authorization code or a rotated refresh token.
+
+The sandbox is served over TLS with a CA made in this module (cryptography). The proxy is a
+real HTTP CONNECT proxy in a thread that tunnels every target to the sandbox's port, so a
+made-up host name (``workspace.example.test``, valid in the certificate) reaches the sandbox
+only through it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import selectors
+import socket
+import socketserver
+import ssl
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+import scopedauth
+from scopedauth import transport
+from scopedauth.backends import MemoryBackend
+from scopedauth.config import resolve_target
+from scopedauth.endpoints import discover
+from scopedauth.errors import NetworkError, TokenEndpointError
+from scopedauth.sandbox import Sandbox, SandboxConfig
+from scopedauth.store import TokenStore
+from tests.agents.user import consent, follow
+from tests.clitools import AGENT, base_env, records, run
+
+FAKE_HOST = "workspace.example.test"
+
+
+# -- a private CA ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Path  # the bundle to pass with --ca-bundle
+    other_ca: Path  # a CA that did not sign the server's certificate
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, self.key)
+        return ctx
+
+
+def _cert(subject: str, issuer: str, key: Any, signer: Any, *, ca: bool, sans: list[x509.GeneralName]) -> Any:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+    else:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.sign(signer, hashes.SHA256())
+
+
+def _pem(cert: Any) -> bytes:
+    return bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    where = tmp_path_factory.mktemp("pki")
+    ca_key, other_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca = _cert("scopedauth test CA", "scopedauth test CA", ca_key, ca_key, ca=True, sans=[])
+    other = _cert("some other CA", "some other CA", other_key, other_key, ca=True, sans=[])
+    sans: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.DNSName(FAKE_HOST),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
+    leaf = _cert("sandbox", "scopedauth test CA", leaf_key, ca_key, ca=False, sans=sans)
+    paths = Pki(where / "ca.pem", where / "other-ca.pem", where / "server.pem", where / "server.key")
+    paths.ca.write_bytes(_pem(ca))
+    paths.other_ca.write_bytes(_pem(other))
+    paths.cert.write_bytes(_pem(leaf))
+    paths.key.write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+@pytest.fixture
+def tls_sandbox(pki: Pki, listener_port: int) -> Iterator[Sandbox]:
+    config = SandboxConfig(
+        ssl_context=pki.server_context(), redirect_uris={"databricks-cli": [f"http://localhost:{listener_port}"]}
+    )
+    with Sandbox(config) as sb:
+        yield sb
+
+
+# -- an HTTP CONNECT proxy ------------------------------------------------------------------------
+
+
+class ConnectProxy:
+    """Tunnels every CONNECT to 127.0.0.1:<upstream>; refuses (and counts) anything else."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.tunnels: list[str] = []
+        self.refused: list[str] = []
+        proxy = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = self.request.recv(4096)
+                    if not chunk:
+                        return
+                    head += chunk
+                method, target = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")[:2]
+                if method != "CONNECT":
+                    proxy.refused.append(f"{method} {target}")
+                    self.request.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    return
+                proxy.tunnels.append(target)
+                with socket.create_connection(("127.0.0.1", upstream_port)) as upstream:
+                    self.request.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    _pipe(self.request, upstream)
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _pipe(a: socket.socket, b: socket.socket) -> None:
+    with selectors.DefaultSelector() as sel:
+        sel.register(a, selectors.EVENT_READ, b)
+        sel.register(b, selectors.EVENT_READ, a)
+        while True:
+            for key, _ in sel.select(timeout=30):
+                data = key.fileobj.recv(65536)  # type: ignore[union-attr]
+                if not data:
+                    return
+                key.data.sendall(data)
+
+
+@pytest.fixture
+def proxy_env() -> dict[str, str]:
+    """The environment without NO_PROXY (conftest sets one for loopback; here our code must do it)."""
+    return {k: v for k, v in base_env().items() if k.lower() != "no_proxy"}
+
+
+def sp_login(host: str, env: dict[str, str], *extra: str) -> Any:
+    args = ("login", "--host", host, "--client-id", "sp-client", "--client-secret-env", "SP_SECRET", "-s", "sql")
+    return run(*args, *extra, env={**env, "SP_SECRET": "sp-secret"})
+
+
+def make_stale(tmp_path: Path, host: str) -> None:
+    """Rewrite the file store's record for sp-client on ``host`` with 5 s of life left."""
+    from datetime import timedelta
+
+    from scopedauth.backends import FileBackend
+
+    store = TokenStore(FileBackend(tmp_path / "config" / "tokens.json"))
+    target = resolve_target(host=host, client_id="sp-client", scopes="sql")
+    token = store.load(target)
+    assert token is not None
+    store.save(token.replace(expiry=token.obtained_at + timedelta(seconds=5)))
+
+
+# -- TLS with a private CA ------------------------------------------------------------------------
+
+
+def test_tls_works_only_with_the_ca_bundle(tls_sandbox: Sandbox, pki: Pki, tmp_path: Path) -> None:
+    host = tls_sandbox.url
+    assert host.startswith("https://127.0.0.1:")
+    plain = sp_login(host, base_env())
+    assert plain.returncode == 7
+    assert "TLS verification failed" in plain.stderr and "--ca-bundle" in plain.stderr
+    wrong = sp_login(host, base_env(), "--ca-bundle", str(pki.other_ca))
+    assert wrong.returncode == 7
+    assert f"the CA bundle {pki.other_ca} (from --ca-bundle) does not vouch for this server" in wrong.stderr
+    missing = sp_login(host, base_env(), "--ca-bundle", str(tmp_path / "nope.pem"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert records(tmp_path) == {}
+    assert tls_sandbox.stats.token_requests == 0
+
+    ok = sp_login(host, base_env(), "--ca-bundle", str(pki.ca))
+    assert ok.returncode == 0, ok.stderr
+
+    token_args = ("token", "--host", host, "--client-id", "sp-client", "-s", "sql")
+    for env in (
+        {"SCOPEDAUTH_CA_BUNDLE": str(pki.ca)},
+        {"REQUESTS_CA_BUNDLE": str(pki.ca)},
+    ):
+        make_stale(tmp_path, host)
+        assert run(*token_args, env=base_env(SP_SECRET="sp-secret")).returncode == 7
+        res = run(*token_args, env=base_env(SP_SECRET="sp-secret", **env))
+        assert res.returncode == 0, res.stderr
+    make_stale(tmp_path, host)
+    group = run("--ca-bundle", str(pki.ca), *token_args, env=base_env(SP_SECRET="sp-secret"))
+    assert group.returncode == 0, group.stderr
+    assert tls_sandbox.stats.client_credentials == 4
+
+
+def test_user_login_and_refresh_over_tls(tls_sandbox: Sandbox, pki: Pki, listener_port: int, tmp_path: Path) -> None:
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{AGENT}" "$@"\n')
+    browser.chmod(0o755)
+    env = base_env(BROWSER=f"{browser} %s", SCOPEDAUTH_TEST_CA=str(pki.ca), SCOPEDAUTH_CA_BUNDLE=str(pki.ca))
+    args = ("login", "--host", tls_sandbox.url, "-s", "sql", "--port", str(listener_port), "--timeout", "20")
+    res = run(*args, env=env)
+    assert res.returncode == 0, res.stderr
+    assert tls_sandbox.stats.code_exchanges == 1
+    (record,) = records(tmp_path).values()
+    assert record["token_endpoint"].startswith("https://127.0.0.1:")
+
+
+# -- proxies --------------------------------------------------------------------------------------
+
+
+def test_proxy_carries_a_remote_host(tls_sandbox: Sandbox, pki: Pki, proxy_env: dict[str, str], tmp_path: Path) -> None:
+    tls_sandbox._store.url = f"https://{FAKE_HOST}"  # its metadata names the remote host, as a real workspace's does
+    proxy = ConnectProxy(int(tls_sandbox.url.rsplit(":", 1)[1]))
+    try:
+        env = {**proxy_env, "HTTPS_PROXY": proxy.url, "SCOPEDAUTH_CA_BUNDLE": str(pki.ca)}
+        res = sp_login(f"https://{FAKE_HOST}", env)
+        assert res.returncode == 0, res.stderr
+        assert tls_sandbox.stats.client_credentials == 1
+        assert len(proxy.tunnels) >= 2  # discovery, then the token endpoint
+        assert set(proxy.tunnels) == {f"{FAKE_HOST}:443"}
+        (record,) = records(tmp_path).values()
+        assert record["token_endpoint"] == f"https://{FAKE_HOST}/oidc/v1/token"
+
+        tunnels = len(proxy.tunnels)
+        bypass = sp_login(f"https://{FAKE_HOST}", {**env, "NO_PROXY": FAKE_HOST})
+        assert bypass.returncode == 7  # NO_PROXY honoured: straight to a name no DNS knows
+        assert len(proxy.tunnels) == tunnels
+        assert proxy.refused == []
+    finally:
+        proxy.close()
+
+
+def test_loopback_never_goes_through_the_proxy(
+    sandbox: Sandbox, listener_port: int, browser_script: str, proxy_env: dict[str, str], tmp_path: Path
+) -> None:
+    proxy = ConnectProxy(1)  # would tunnel nowhere useful; it only counts
+    try:
+        env = {**proxy_env, "HTTPS_PROXY": proxy.url, "HTTP_PROXY": proxy.url, "ALL_PROXY": proxy.url}
+        m2m = sp_login(sandbox.url, env)
+        assert m2m.returncode == 0, m2m.stderr
+        user = run(
+            *("login", "--host", sandbox.url, "-s", "sql", "--port", str(listener_port), "--timeout", "20"),
+            env={**env, "BROWSER": browser_script},
+        )
+        assert user.returncode == 0, user.stderr
+        assert len(records(tmp_path)) == 2
+        assert proxy.tunnels == [] and proxy.refused == []
+    finally:
+        proxy.close()
+
+
+# -- retries --------------------------------------------------------------------------------------
+
+
+class FlakyDiscovery:
+    """Serves the sandbox's metadata, answering the first ``failures`` GETs with ``status``."""
+
+    def __init__(self, sb: Sandbox, failures: int, status: int = 503) -> None:
+        self.hits: list[str] = []
+        flaky = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                flaky.hits.append(self.path)
+                if len(flaky.hits) <= failures:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = json.dumps(
+                    {
+                        "authorization_endpoint": f"{sb.url}/oidc/v1/authorize",
+                        "token_endpoint": f"{sb.url}/oidc/v1/token",
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_discovery_is_retried_on_503(sandbox: Sandbox) -> None:
+    flaky = FlakyDiscovery(sandbox, failures=1)
+    try:
+        found = discover(resolve_target(host=flaky.url, scopes="sql"))
+        assert found.token_endpoint == f"{sandbox.url}/oidc/v1/token"
+        assert flaky.hits == ["/oidc/.well-known/oauth-authorization-server"] * 2
+    finally:
+        flaky.close()
+
+
+def test_discovery_that_keeps_failing_is_a_network_error(sandbox: Sandbox) -> None:
+    flaky = FlakyDiscovery(sandbox, failures=99)
+    try:
+        with pytest.raises(NetworkError, match="HTTP 503"):
+            discover(resolve_target(host=flaky.url, scopes="sql"))
+        assert len(flaky.hits) == 4  # the first try and three retries, then no databricks-config guess
+    finally:
+        flaky.close()
+
+
+def person(url: str) -> bool:
+    """An opener: the user signs in from a thread, as a browser would."""
+    threading.Thread(target=lambda: follow(consent(url)), daemon=True).start()
+    return True
+
+
+def user_login(sb: Sandbox, port: int, store: TokenStore) -> scopedauth.Token:
+    return scopedauth.login(
+        resolve_target(host=sb.url, scopes="sql"),
+        store=store,
+        port=port,
+        opener=person,
+        timeout=20,
+        say=lambda _m: None,
+    )
+
+
+def test_client_credentials_are_retried_on_503(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SP_SECRET", "sp-secret")
+    sandbox.fail_next_token_requests(1, status=503)
+    token = scopedauth.login(
+        store=TokenStore(MemoryBackend()),
+        client_secret_env="SP_SECRET",
+        host=sandbox.url,
+        client_id="sp-client",
+        scopes="sql",
+    )
+    assert token.access_token
+    assert sandbox.stats.token_requests == 2 and sandbox.stats.client_credentials == 1
+
+
+def test_code_exchange_is_not_retried_on_503_but_is_on_429(sandbox: Sandbox, listener_port: int) -> None:
+    store = TokenStore(MemoryBackend())
+    sandbox.fail_next_token_requests(1, status=503)
+    with pytest.raises(TokenEndpointError) as info:
+        user_login(sandbox, listener_port, store)
+    assert info.value.status == 503
+    assert sandbox.stats.token_requests == 1  # the code was sent once
+    sandbox.fail_next_token_requests(1, status=429)
+    assert user_login(sandbox, listener_port, store).access_token
+    assert sandbox.stats.token_requests == 3 and sandbox.stats.code_exchanges == 1
+
+
+def test_refresh_is_not_retried_on_503_but_is_on_429(sandbox: Sandbox, listener_port: int) -> None:
+    from datetime import timedelta
+
+    store = TokenStore(MemoryBackend())
+    first = user_login(sandbox, listener_port, store)
+    target = first.target
+    store.save(first.replace(expiry=first.obtained_at + timedelta(seconds=10)))
+    scopedauth.session.forget_memory()
+    before = sandbox.stats.token_requests
+    sandbox.fail_next_token_requests(1, status=503)
+    with pytest.raises(TokenEndpointError) as info:
+        scopedauth.get_token(target, store=store)
+    assert info.value.status == 503
+    assert sandbox.stats.token_requests == before + 1  # the refresh token was sent once
+    sandbox.fail_next_token_requests(1, status=429)
+    fresh = scopedauth.get_token(target, store=store)
+    assert fresh.refresh_token != first.refresh_token
+    assert sandbox.stats.token_requests == before + 3
+    assert sandbox.stats.refreshes == 1 and sandbox.stats.family_revocations == 0
+
+
+def test_token_exchange_is_not_retried_on_503(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDP_JWT", sandbox.make_subject_token())
+    sandbox.fail_next_token_requests(1, status=503)
+    with pytest.raises(TokenEndpointError):
+        scopedauth.session.exchange(
+            host=sandbox.url, scopes="sql", subject_token_env="IDP_JWT", store=TokenStore(MemoryBackend())
+        )
+    assert sandbox.stats.token_requests == 1 and sandbox.stats.token_exchanges == 0
+
+
+def test_retry_after_is_capped() -> None:
+    from urllib3 import HTTPResponse
+
+    retry = transport._retry(True)
+    assert retry.get_retry_after(HTTPResponse(status=503, headers={"Retry-After": "3600"})) == transport.RETRY_AFTER_CAP
+    assert retry.get_retry_after(HTTPResponse(status=503, headers={"Retry-After": "2"})) == 2
+    assert retry.get_retry_after(HTTPResponse(status=503)) is None
+
+
+def test_a_silent_server_times_out_once_without_a_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transport, "READ_TIMEOUT", 0.5)
+    accepted: list[socket.socket] = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        server.settimeout(0.1)
+
+        def accept() -> None:
+            for _ in range(30):
+                try:
+                    accepted.append(server.accept()[0])  # and never answer
+                except OSError:
+                    continue
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        with pytest.raises(NetworkError, match="did not answer in time"):
+            discover(resolve_target(host=f"http://127.0.0.1:{server.getsockname()[1]}", scopes="sql"))
+        thread.join()
+    assert len(accepted) == 1  # a request that reached the server is not sent again
+    for conn in accepted:
+        conn.close()
