@@ -34,7 +34,7 @@ def _ensure_keyring() -> None:
     """Re-run under a private D-Bus session with an unlocked GNOME Keyring when none is running."""
     if os.environ.get("DBUS_SESSION_BUS_ADDRESS") or not shutil.which("gnome-keyring-daemon"):
         return
-    script = "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec \"$@\""
+    script = 'printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec "$@"'
     os.execvp("dbus-run-session", ["dbus-run-session", "--", "sh", "-c", script, "sh", sys.executable, *sys.argv])
 
 
@@ -61,8 +61,14 @@ def bench_cli_vs_floor(runs: int, env: dict[str, str]) -> dict[str, float]:
 
     host = f"https://bench-{os.getpid()}.cloud.databricks.com"
     target = Target(host, scopes=("offline_access", "sql"))
-    token = Token(target, access_token="x" * 900, refresh_token="r" * 120, expiry=utcnow() + timedelta(hours=1),
-                  granted_scopes=target.scopes, token_endpoint=f"{host}/oidc/v1/token")
+    token = Token(
+        target,
+        access_token="x" * 900,
+        refresh_token="r" * 120,
+        expiry=utcnow() + timedelta(hours=1),
+        granted_scopes=target.scopes,
+        token_endpoint=f"{host}/oidc/v1/token",
+    )
     store = TokenStore(KeyringBackend())
     store.save(token)
     ours_cmd = [sys.executable, "-m", "scopedauth", "token", "--host", host, "--scopes", "sql"]
@@ -97,8 +103,14 @@ def bench_get_token(calls: int) -> dict[str, float]:
 
     store = TokenStore(MemoryBackend())
     target = Target("https://bench.cloud.databricks.com", scopes=("offline_access", "sql"))
-    store.save(Token(target, access_token="x" * 900, expiry=utcnow() + timedelta(hours=1),
-                     token_endpoint="https://bench.cloud.databricks.com/oidc/v1/token"))
+    store.save(
+        Token(
+            target,
+            access_token="x" * 900,
+            expiry=utcnow() + timedelta(hours=1),
+            token_endpoint="https://bench.cloud.databricks.com/oidc/v1/token",
+        )
+    )
     results = {}
     for label, call in (
         ("target_us", lambda: scopedauth.get_token(target, store=store)),
@@ -128,20 +140,26 @@ def bench_storm(n: int, workdir: Path) -> dict[str, float]:
     with Sandbox(SandboxConfig(redirect_uris={"databricks-cli": [f"http://localhost:{port}"]})) as sb:
         target = Target(sb.url, scopes=("offline_access", "sql"))
         started = time.perf_counter()
-        first = scopedauth.login(target, store="keyring", port=port, opener=scripted_user([]), timeout=30,
-                                 say=lambda _m: None)
+        first = scopedauth.login(
+            target, store="keyring", port=port, opener=scripted_user([]), timeout=30, say=lambda _m: None
+        )
         login_s = time.perf_counter() - started
-        store = scopedauth.session._store("keyring")
+        store = scopedauth.session.store_for("keyring")
         store.save(first.replace(expiry=first.obtained_at - timedelta(minutes=1)))
         sb.expire_access_tokens()
-        result = run_storm(n, ["--host", sb.url, "--scopes", "sql"], workdir,
-                           env={"SCOPEDAUTH_KEYRING_TIMEOUT": "60"})
+        result = run_storm(n, ["--host", sb.url, "--scopes", "sql"], workdir, env={"SCOPEDAUTH_KEYRING_TIMEOUT": "60"})
         ok = sum(1 for c in result.codes if c == 0)
         same = len(set(result.outputs)) == 1
         refreshes = sb.stats.refreshes
         store.delete(target)
-    return {"storm_n": n, "storm_ok": ok, "storm_same": float(same), "storm_refreshes": refreshes,
-            "storm_wall_s": result.wall, "login_s": login_s}
+    return {
+        "storm_n": n,
+        "storm_ok": ok,
+        "storm_same": float(same),
+        "storm_refreshes": refreshes,
+        "storm_wall_s": result.wall,
+        "login_s": login_s,
+    }
 
 
 def main() -> None:
@@ -165,8 +183,11 @@ def main() -> None:
         ("(a) ratio ours / floor (target ≤ 0.7)", f"{a['ratio']:.2f}", "median of alternating runs"),
         ("(b) `get_token(target)` in-process (target ≤ 20 µs)", f"{b['target_us']:.1f} µs", "median"),
         ("(b) `get_token(host=…, scopes=…)` in-process", f"{b['kwargs_us']:.1f} µs", "median"),
-        (f"(c) storm: {c['storm_n']:.0f} processes, refreshes (must be 1)", f"{c['storm_refreshes']:.0f}",
-         f"{c['storm_ok']:.0f}/{c['storm_n']:.0f} ok, same token: {bool(c['storm_same'])}"),
+        (
+            f"(c) storm: {c['storm_n']:.0f} processes, refreshes (must be 1)",
+            f"{c['storm_refreshes']:.0f}",
+            f"{c['storm_ok']:.0f}/{c['storm_n']:.0f} ok, same token: {bool(c['storm_same'])}",
+        ),
         ("(c) storm wall time", f"{c['storm_wall_s']:.2f} s", "gate open → last process exits"),
         ("(d) full login, scripted user, sandbox", f"{c['login_s'] * 1000:.0f} ms", ""),
         ("(e) peak RSS of `scopedauth token` (target ≤ 40 MiB)", f"{a['rss_mib']:.1f} MiB", "max over runs"),

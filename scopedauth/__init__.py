@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Target
 from .errors import ScopedAuthError
-from .session import get_token, headers, login, logout
+from .manage import login, logout
+from .session import get_token, headers
 from .tokens import Token
 
 if TYPE_CHECKING:

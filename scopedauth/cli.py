@@ -131,7 +131,7 @@ def ca_bundle_option(func: F) -> F:
 @handle_errors
 def login(**kw: Any) -> None:
     """Sign in through the browser and store the token (or, with a client secret, as a service principal)."""
-    from . import profiles, session
+    from . import manage, profiles, session
     from .scopes import hints_for
 
     target_kw = _target_kwargs(kw)
@@ -139,7 +139,7 @@ def login(**kw: Any) -> None:
         say(hint)
     profile = profiles.profile_for_save(target_kw) if kw["save_scopes"] else None
     mode = "paste" if kw["paste"] else "no-browser" if kw["no_browser"] else "auto"
-    token = session.login(
+    token = manage.login(
         store=kw["storage"],
         say=say,
         port=kw["port"],
@@ -151,7 +151,7 @@ def login(**kw: Any) -> None:
         store_secret=kw["store_secret"],
         **target_kw,
     )
-    store = session._store(kw["storage"])
+    store = session.store_for(kw["storage"])
     if token.grant is not None:
         say(_service_principal_note(token, store.name))
     else:
@@ -191,16 +191,16 @@ def _service_principal_note(token: Any, store_name: str) -> str:
 @handle_errors
 def exchange(**kw: Any) -> None:
     """Exchange another identity provider's token (e.g. Microsoft Entra ID) for a Databricks token."""
-    from . import session
+    from . import manage, session
 
-    token = session.exchange(
+    token = manage.exchange(
         store=kw["storage"],
         subject_token_file=kw["subject_token_file"],
         subject_token_env=kw["subject_token_env"],
         subject_token_type=kw["subject_token_type"],
         **_target_kwargs(kw),
     )
-    store = session._store(kw["storage"])
+    store = session.store_for(kw["storage"])
     say(f"Exchanged the federated token for a {token.target.host} token; stored in {store.name}.")
     say(f"Granted scopes: {' '.join(token.granted_scopes) or '(not stated by the server)'}")
 
@@ -226,10 +226,10 @@ def token(**kw: Any) -> None:
 @handle_errors
 def status(storage: str | None, output: str) -> None:
     """What is stored: target, scopes, expiry, refreshability (never the token)."""
-    from . import session
+    from . import manage
     from .report import status_json, status_lines
 
-    entries = session.status(store=storage)
+    entries = manage.status(store=storage)
     if output == "json":
         click.echo(json.dumps(status_json(entries), indent=2))
         return
@@ -247,15 +247,13 @@ def status(storage: str | None, output: str) -> None:
 @handle_errors
 def logout(**kw: Any) -> None:
     """Revoke the refresh token (when the server supports it) and delete the stored token."""
-    from . import session
+    from . import manage
 
     target_kw = _target_kwargs(kw) if not kw["all_targets"] else {}
     if kw["all_targets"]:
         for name in ("host", "profile", "account_id", "client_id", "scopes", "no_refresh"):
             kw.pop(name)
-    results = session.logout(
-        all_targets=kw["all_targets"], store=kw["storage"], revoke=not kw["no_revoke"], **target_kw
-    )
+    results = manage.logout(all_targets=kw["all_targets"], store=kw["storage"], revoke=not kw["no_revoke"], **target_kw)
     if not results:
         say("Nothing stored; nothing to do.")
     for r in results:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from . import browser, session, transport
+from . import browser, manage, session, transport
 from .config import Target
 from .errors import StorageError
 from .store import TokenStore, open_store
@@ -91,7 +91,7 @@ def run_demo(
         target = Target(host=sandbox.url, scopes=DEMO_SCOPES)
         scripted = headless or not browser.can_open()
         say(f"\n1. Log in with custom scopes: {' '.join(s for s in DEMO_SCOPES if s != 'offline_access')}")
-        token = session.login(
+        token = manage.login(
             target,
             store=store,
             say=say,
@@ -109,7 +109,7 @@ def run_demo(
             say(f"   HTTP {denied_status}: {denied_body[:200]}")
             say('   Fix: log in again with the missing scope, e.g. --scopes "sql files.files dashboards.genie".')
         finally:
-            session.logout(target, store=store, revoke=True)
+            manage.logout(target, store=store, revoke=True)
             say(f"\nThe demo's sandbox token was revoked and removed from {store.name}.")
     say(
         "\nAgainst a real workspace:\n"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .session import StatusEntry
+from .manage import StatusEntry
 from .tokens import format_time, utcnow
 
 __all__ = ["state_of", "status_json", "status_lines"]
 
 
 def state_of(entry: StatusEntry) -> str:
-    """``valid``, ``refreshable`` (expired but a refresh token exists), ``needs-login``, ``unreadable``."""
+    """``valid``; ``refreshable`` (expired, but a refresh token or a re-mint source exists);
+    ``needs-login``; ``unreadable``."""
     tok = entry.token
     if entry.error is not None or tok is None:
         return "unreadable" if entry.error else "missing"
@@ -19,7 +20,7 @@ def state_of(entry: StatusEntry) -> str:
         return "needs-login"
     if tok.is_valid():
         return "valid"
-    return "refreshable" if tok.refreshable else "needs-login"
+    return "refreshable" if tok.renewable else "needs-login"
 
 
 def _expires_in(entry: StatusEntry) -> int | None:
@@ -40,7 +41,7 @@ def status_json(entries: list[StatusEntry]) -> list[dict[str, Any]]:
                 "granted_scopes": list(tok.granted_scopes) if tok else None,
                 "expiry": format_time(tok.expiry) if tok and tok.expiry else None,
                 "expires_in": _expires_in(e),
-                "refreshable": bool(tok and tok.refreshable),
+                "refreshable": bool(tok and tok.renewable),
                 "state": state_of(e),
                 "backend": e.backend,
                 "error": e.error,

@@ -40,7 +40,9 @@ def read(service: str, username: str, timeout: float) -> str | None:
     try:
         with open_dbus_connection(bus="SESSION") as conn:
 
-            def call(addr: DBusAddress, method: str, sig: str | None = None, body: tuple[object, ...] = ()) -> tuple[Any, ...]:
+            def call(
+                addr: DBusAddress, method: str, sig: str | None = None, body: tuple[object, ...] = ()
+            ) -> tuple[Any, ...]:
                 reply = conn.send_and_get_reply(new_method_call(addr, method, sig, body), timeout=timeout)
                 if reply.header.message_type.name == "error":
                     raise Unusual(f"{method} failed")

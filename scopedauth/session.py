@@ -1,4 +1,4 @@
-"""The use cases: get a token, log in, log out, report status.
+"""Getting a token: the ladder, its in-process cache, and renewing after a 401.
 
 ``get_token`` is a ladder; each rung is cheaper than the next and the first that yields a
 usable token wins::
@@ -27,8 +27,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from .config import OFFLINE_ACCESS, Target, resolve_target
@@ -43,7 +42,7 @@ from .errors import (
 from .store import TokenStore, open_store
 from .tokens import Token
 
-__all__ = ["StatusEntry", "exchange", "get_token", "headers", "login", "logout", "renew", "resolve", "status"]
+__all__ = ["forget", "forget_memory", "get_token", "headers", "remember", "renew", "resolve", "store_for"]
 
 log = logging.getLogger("scopedauth")
 DEFAULT_SCOPES = ("all-apis",)
@@ -81,7 +80,8 @@ def _stderr(message: str) -> None:
     sys.stderr.flush()
 
 
-def _store(store: TokenStore | str | None) -> TokenStore:
+def store_for(store: TokenStore | str | None) -> TokenStore:
+    """The given store, or one store per kind for the whole process (so its cache is shared)."""
     if isinstance(store, TokenStore):
         return store
     kind = (store or os.environ.get("SCOPEDAUTH_STORAGE") or "keyring").lower()
@@ -110,7 +110,7 @@ def resolve(
         return Target(target.host, target.client_id, tuple(sorted(wanted)), target.account_id, target.profile)
     same = [
         t
-        for t in _store(store).targets()
+        for t in store_for(store).targets()
         if (t.host, t.client_id, t.account_id) == (target.host, target.client_id, target.account_id)
     ]
     if len(same) == 1:
@@ -148,7 +148,7 @@ def get_token(
     ``options`` are :func:`scopedauth.config.resolve_target` keywords (host, profile, scopes, …).
     Raises :class:`LoginRequiredError` carrying the exact ``scopedauth login`` command.
     """
-    st = _store(store)
+    st = store_for(store)
     target = resolve(target, store=st, **options)
     mkey = _mkey(st, target)
     cached = _memory.get(mkey)
@@ -225,7 +225,7 @@ def renew(
     """
     from .locks import target_lock
 
-    st = _store(store)
+    st = store_for(store)
     target = resolve(target, store=st, **options)
     mkey = _mkey(st, target)
     _memory.pop(mkey, None)
@@ -298,169 +298,22 @@ def _login_locked(target: Target, st: TokenStore, say: Say, **login_options: Any
     return run_login(target, st, say=say, **login_options)
 
 
-def login(
-    target: Target | None = None,
-    *,
-    store: TokenStore | str | None = None,
-    say: Say | None = None,
-    port: int = 8020,
-    redirect_uri: str | None = None,
-    timeout: float = 300.0,
-    mode: str = "auto",
-    browser_command: str | None = None,
-    read_line: Callable[[str], str] | None = None,
-    opener: Callable[[str], bool] | None = None,
-    client_secret_env: str | None = None,
-    store_secret: bool = False,
-    **options: Any,
-) -> Token:
-    """Log in and store the token: a user (authorization code + PKCE), or a service principal.
-
-    ``mode``: ``auto`` (open a browser, else print the URL and wait), ``no-browser`` (print the
-    URL, keep the listener up), ``paste`` (print the URL, read the redirected address back).
-    With a client secret (``client_secret_env``, or one found for this client in
-    ``DATABRICKS_CLIENT_SECRET`` or the profile) it is the client-credentials grant instead;
-    ``store_secret`` keeps that secret in the store (see :mod:`scopedauth.m2m`).
-    Holds the target's lock so a concurrent refresh cannot interleave.
-    """
-    from .locks import target_lock
-    from .m2m import choose_secret
-
-    st = _store(store)
-    target = resolve(target, store=st, for_login=True, **options)
-    user_only = mode != "auto" or any(x is not None for x in (redirect_uri, browser_command, read_line, opener))
-    secret = choose_secret(target, client_secret_env, user_only=user_only, store_secret=store_secret)
-    with target_lock(target.key):
-        if secret is not None:
-            from .m2m import login as m2m_login
-
-            token = m2m_login(target, st, secret=secret[0], grant=secret[1], store_secret=store_secret)
-            _memory[_mkey(st, target)] = token
-            return token
-        token = _login_locked(
-            target,
-            st,
-            say=say or _stderr,
-            port=port,
-            redirect_uri=redirect_uri,
-            timeout=timeout,
-            mode=mode,
-            browser_command=browser_command,
-            read_line=read_line,
-            opener=opener,
-        )
-    _memory[_mkey(st, target)] = token
-    return token
-
-
-def exchange(
-    target: Target | None = None,
-    *,
-    store: TokenStore | str | None = None,
-    subject_token_file: str | None = None,
-    subject_token_env: str | None = None,
-    subject_token_type: str | None = None,
-    **options: Any,
-) -> Token:
-    """Token federation (RFC 8693): exchange another identity provider's token, store the result.
-
-    The subject token is read from the file or variable, never stored; the record remembers
-    the source so a stale token is exchanged again (see :mod:`scopedauth.federation`).
-    """
-    from . import federation
-    from .locks import target_lock
-
-    grant = federation.source(
-        subject_token_file=subject_token_file,
-        subject_token_env=subject_token_env,
-        subject_token_type=subject_token_type,
-    )
-    st = _store(store)
-    target = resolve(target, store=st, for_login=True, **options)
-    with target_lock(target.key):
-        token = federation.exchange(target, st, grant)
-    _memory[_mkey(st, target)] = token
-    return token
-
-
 def headers(target: Target | None = None, **kwargs: Any) -> dict[str, str]:
     """``{"Authorization": "Bearer …"}`` for the target (same arguments as :func:`get_token`)."""
     token = get_token(target, **kwargs)
     return {"Authorization": f"Bearer {token.access_token}"}
 
 
-@dataclass(frozen=True)
-class StatusEntry:
-    target: Target
-    token: Token | None
-    error: str | None
-    backend: str
+def remember(st: TokenStore, token: Token) -> None:
+    """Serve ``token`` from this process's memory from now on (after a login or exchange)."""
+    _memory[_mkey(st, token.target)] = token
 
 
-def status(store: TokenStore | str | None = None, targets: Iterable[Target] | None = None) -> list[StatusEntry]:
-    """Every stored target with its record, or the error reading it (never the token itself)."""
-    st = _store(store)
-    found = []
-    for target in list(targets) if targets is not None else st.targets():
-        try:
-            found.append(StatusEntry(target, st.load(target), None, st.name))
-        except StorageError as exc:
-            found.append(StatusEntry(target, None, str(exc), st.name))
-    return found
-
-
-@dataclass(frozen=True)
-class LogoutResult:
-    target: Target
-    revoked: bool
-    deleted: bool
-
-
-def logout(
-    target: Target | None = None,
-    *,
-    all_targets: bool = False,
-    store: TokenStore | str | None = None,
-    revoke: bool = True,
-    **options: Any,
-) -> list[LogoutResult]:
-    """Revoke (RFC 7009, when advertised) and delete stored grants; remove their lock files."""
-    from .locks import lock_path, target_lock
-
-    st = _store(store)
-    chosen = st.targets() if all_targets else [resolve(target, store=st, **options)]
-    results = []
-    for tgt in chosen:
-        with target_lock(tgt.key):
-            try:
-                token = st.load(tgt)
-            except StorageError:
-                token = None
-            revoked = bool(token and revoke and _revoke(token))
-            if token is not None and token.grant is not None and token.grant.client_secret_stored:
-                from .m2m import forget_secret
-
-                forget_secret(st, tgt)
-            deleted = st.delete(tgt)
-            lock_path(tgt.key).unlink(missing_ok=True)  # while held: waiters re-check and lock afresh
-        for key in [k for k in _memory if k[1] == tgt.key]:
-            del _memory[key]
-        results.append(LogoutResult(tgt, revoked, deleted))
-    return results
-
-
-def _revoke(token: Token) -> bool:
-    from . import oauth
-    from .endpoints import discover_or_none
-    from .tokens import CLIENT_CREDENTIALS
-
-    if token.grant is not None and token.grant.type == CLIENT_CREDENTIALS:
-        return False  # revoking needs the client secret; a client-credentials token lives an hour at most
-
-    endpoints = discover_or_none(token.target)
-    if endpoints is None or not endpoints.revocation_endpoint:
-        return False
-    return oauth.revoke(token, endpoints.revocation_endpoint)
+def forget(key: str) -> None:
+    """Drop every cached token for this target key (after logout)."""
+    for mkey in [k for k in _memory if k[1] == key]:
+        del _memory[mkey]
+        _hold_off.pop(mkey, None)
 
 
 def forget_memory() -> None:

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import scopedauth
-from scopedauth import session
+from scopedauth import manage, session
 from scopedauth.backends import MemoryBackend
 from scopedauth.callback import MAX_QUERY, Callback, Verdict, judge, parse_pasted, parse_query
 from scopedauth.config import Target
@@ -480,7 +480,7 @@ def test_a_corrupt_record_is_never_rewritten_by_reads(text: str) -> None:
         token = None
         with pytest.raises(StorageError):
             scopedauth.get_token(TARGET, store=store)
-        entries = session.status(store, targets=[TARGET])
+        entries = manage.status(store, targets=[TARGET])
         assert entries[0].error and entries[0].token is None
     assert backend.data == before, "a read path wrote to the store"
     if token is not None:

@@ -96,7 +96,7 @@ def test_dead_grant_status_shows_needs_login(sandbox: Sandbox, listener_port: in
     from scopedauth import oauth
 
     oauth.refresh(first)  # rotate behind our back: the stored refresh token is now reused → family revoked
-    file_store = session._store("file")
+    file_store = session.store_for("file")
     file_store.save(first.replace(expiry=first.obtained_at - timedelta(seconds=1)))
     session.forget_memory()
     res = cli("token", "--host", sandbox.url, "--scopes", "sql")

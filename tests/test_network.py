@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 import scopedauth
+import scopedauth.manage
 from scopedauth import transport
 from scopedauth.backends import MemoryBackend
 from scopedauth.config import resolve_target
@@ -415,7 +416,7 @@ def test_token_exchange_is_not_retried_on_503(sandbox: Sandbox, monkeypatch: pyt
     monkeypatch.setenv("IDP_JWT", sandbox.make_subject_token())
     sandbox.fail_next_token_requests(1, status=503)
     with pytest.raises(TokenEndpointError):
-        scopedauth.session.exchange(
+        scopedauth.manage.exchange(
             host=sandbox.url, scopes="sql", subject_token_env="IDP_JWT", store=TokenStore(MemoryBackend())
         )
     assert sandbox.stats.token_requests == 1 and sandbox.stats.token_exchanges == 0

@@ -41,7 +41,7 @@ import pytest
 import requests
 
 import scopedauth
-from scopedauth import oauth, pkce, session
+from scopedauth import manage, oauth, pkce, session
 from scopedauth.backends import FileBackend, MemoryBackend
 from scopedauth.config import Target, resolve_target
 from scopedauth.endpoints import Endpoints, check_secure, discover
@@ -550,7 +550,7 @@ def test_storage_error_from_a_corrupt_record_does_not_quote_it(raw: str) -> None
         with pytest.raises(StorageError) as info:
             read()
         assert not _leaks(_rendered(info.value), {SECRET}), str(info.value)
-    entry = session.status(store, targets=[TARGET])[0]
+    entry = manage.status(store, targets=[TARGET])[0]
     assert entry.error and SECRET not in entry.error
     assert backend.data[TARGET.key] == raw  # left untouched
 
@@ -592,8 +592,8 @@ def test_reprs_never_show_tokens() -> None:
         str(TARGET),
         repr(scopedauth.BearerAuth(TARGET)),
         repr(scopedauth.BearerAuth(host="https://adb-1.azuredatabricks.net", scopes="sql")),
-        repr(session.StatusEntry(TARGET, token, None, "memory")),
-        repr(session.LogoutResult(TARGET, True, True)),
+        repr(manage.StatusEntry(TARGET, token, None, "memory")),
+        repr(manage.LogoutResult(TARGET, True, True)),
     ]
     for text in rendered:
         assert SECRET not in text, text
@@ -639,7 +639,7 @@ def test_file_store_is_0600_in_a_0700_directory_whatever_the_umask(
     old = os.umask(0)
     try:
         first = login_with(sandbox, listener_port, approve([]), store="file")
-        store = session._store("file")
+        store = session.store_for("file")
         assert isinstance(store.backend, FileBackend)
         path = store.backend.path
         assert path == config / "tokens.json"

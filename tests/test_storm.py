@@ -39,7 +39,7 @@ def test_storm_refreshes_exactly_once(
     monkeypatch.setenv("SCOPEDAUTH_STORAGE", storage)
     monkeypatch.setenv("SCOPEDAUTH_KEYRING_TIMEOUT", "60")  # 20 clients queue at one Secret Service
     target = resolve_target(host=sandbox.url, scopes="sql")
-    store = scopedauth.session._store(storage)
+    store = scopedauth.session.store_for(storage)
     first = scopedauth.login(
         target, store=store, port=listener_port, opener=scripted_user([]), timeout=30, say=lambda _m: None
     )
@@ -67,7 +67,7 @@ def test_storm_against_a_dead_grant_all_fail_cleanly(
     """Every process reports login-required; the server sees one refresh attempt, not N."""
     monkeypatch.setenv("SCOPEDAUTH_STORAGE", "file")
     target = resolve_target(host=sandbox.url, scopes="sql")
-    store = scopedauth.session._store("file")
+    store = scopedauth.session.store_for("file")
     first = scopedauth.login(
         target, store=store, port=listener_port, opener=scripted_user([]), timeout=30, say=lambda _m: None
     )

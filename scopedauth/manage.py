@@ -1,0 +1,177 @@
+"""Creating and ending grants: log in, exchange, log out, and report what is stored.
+
+Each takes the target's lock, so a login or logout never interleaves with a refresh of the
+same grant in another process; :mod:`scopedauth.session` then serves what these stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .config import Target
+from .errors import StorageError
+from .session import Say, _login_locked, _stderr, forget, remember, resolve, store_for
+from .store import TokenStore
+from .tokens import Token
+
+__all__ = ["LogoutResult", "StatusEntry", "exchange", "login", "logout", "status"]
+
+
+def login(
+    target: Target | None = None,
+    *,
+    store: TokenStore | str | None = None,
+    say: Say | None = None,
+    port: int = 8020,
+    redirect_uri: str | None = None,
+    timeout: float = 300.0,
+    mode: str = "auto",
+    browser_command: str | None = None,
+    read_line: Callable[[str], str] | None = None,
+    opener: Callable[[str], bool] | None = None,
+    client_secret_env: str | None = None,
+    store_secret: bool = False,
+    **options: Any,
+) -> Token:
+    """Log in and store the token: a user (authorization code + PKCE), or a service principal.
+
+    ``mode``: ``auto`` (open a browser, else print the URL and wait), ``no-browser`` (print the
+    URL, keep the listener up), ``paste`` (print the URL, read the redirected address back).
+    With a client secret (``client_secret_env``, or one found for this client in
+    ``DATABRICKS_CLIENT_SECRET`` or the profile) it is the client-credentials grant instead;
+    ``store_secret`` keeps that secret in the store (see :mod:`scopedauth.m2m`).
+    Holds the target's lock so a concurrent refresh cannot interleave.
+    """
+    from .locks import target_lock
+    from .m2m import choose_secret
+
+    st = store_for(store)
+    target = resolve(target, store=st, for_login=True, **options)
+    user_only = mode != "auto" or any(x is not None for x in (redirect_uri, browser_command, read_line, opener))
+    secret = choose_secret(target, client_secret_env, user_only=user_only, store_secret=store_secret)
+    with target_lock(target.key):
+        if secret is not None:
+            from .m2m import login as m2m_login
+
+            token = m2m_login(target, st, secret=secret[0], grant=secret[1], store_secret=store_secret)
+            remember(st, token)
+            return token
+        token = _login_locked(
+            target,
+            st,
+            say=say or _stderr,
+            port=port,
+            redirect_uri=redirect_uri,
+            timeout=timeout,
+            mode=mode,
+            browser_command=browser_command,
+            read_line=read_line,
+            opener=opener,
+        )
+    remember(st, token)
+    return token
+
+
+def exchange(
+    target: Target | None = None,
+    *,
+    store: TokenStore | str | None = None,
+    subject_token_file: str | None = None,
+    subject_token_env: str | None = None,
+    subject_token_type: str | None = None,
+    **options: Any,
+) -> Token:
+    """Token federation (RFC 8693): exchange another identity provider's token, store the result.
+
+    The subject token is read from the file or variable, never stored; the record remembers
+    the source so a stale token is exchanged again (see :mod:`scopedauth.federation`).
+    """
+    from . import federation
+    from .locks import target_lock
+
+    grant = federation.source(
+        subject_token_file=subject_token_file,
+        subject_token_env=subject_token_env,
+        subject_token_type=subject_token_type,
+    )
+    st = store_for(store)
+    target = resolve(target, store=st, for_login=True, **options)
+    with target_lock(target.key):
+        token = federation.exchange(target, st, grant)
+    remember(st, token)
+    return token
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    target: Target
+    token: Token | None
+    error: str | None
+    backend: str
+
+
+def status(store: TokenStore | str | None = None, targets: Iterable[Target] | None = None) -> list[StatusEntry]:
+    """Every stored target with its record, or the error reading it (never the token itself)."""
+    st = store_for(store)
+    found = []
+    for target in list(targets) if targets is not None else st.targets():
+        try:
+            found.append(StatusEntry(target, st.load(target), None, st.name))
+        except StorageError as exc:
+            found.append(StatusEntry(target, None, str(exc), st.name))
+    return found
+
+
+@dataclass(frozen=True)
+class LogoutResult:
+    target: Target
+    revoked: bool
+    deleted: bool
+
+
+def logout(
+    target: Target | None = None,
+    *,
+    all_targets: bool = False,
+    store: TokenStore | str | None = None,
+    revoke: bool = True,
+    **options: Any,
+) -> list[LogoutResult]:
+    """Revoke (RFC 7009, when advertised) and delete stored grants; remove their lock files."""
+    from .locks import lock_path, target_lock
+
+    st = store_for(store)
+    chosen = st.targets() if all_targets else [resolve(target, store=st, **options)]
+    results = []
+    for tgt in chosen:
+        with target_lock(tgt.key):
+            try:
+                token = st.load(tgt)
+            except StorageError:
+                token = None
+            revoked = bool(token and revoke and _revoke(token))
+            if token is not None and token.grant is not None and token.grant.client_secret_stored:
+                from .m2m import forget_secret
+
+                forget_secret(st, tgt)
+            deleted = st.delete(tgt)
+            lock_path(tgt.key).unlink(missing_ok=True)  # while held: waiters re-check and lock afresh
+        forget(tgt.key)
+        results.append(LogoutResult(tgt, revoked, deleted))
+    return results
+
+
+def _revoke(token: Token) -> bool:
+    from . import oauth
+    from .endpoints import discover_or_none
+    from .tokens import CLIENT_CREDENTIALS
+
+    if token.grant is not None and token.grant.type == CLIENT_CREDENTIALS:
+        return False  # revoking needs the client secret; a client-credentials token lives an hour at most
+
+    endpoints = discover_or_none(token.target)
+    if endpoints is None or not endpoints.revocation_endpoint:
+        return False
+    return oauth.revoke(token, endpoints.revocation_endpoint)
