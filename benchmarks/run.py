@@ -133,16 +133,14 @@ def bench_storm(n: int, workdir: Path) -> dict[str, float]:
     from scopedauth.sandbox import Sandbox, SandboxConfig
     from tests.conftest import free_port
     from tests.storm import run_storm
-    from tests.test_login import scripted_user
+    from tests.users import user_login
 
     port = free_port()
     os.environ["SCOPEDAUTH_STORAGE"] = "keyring"
     with Sandbox(SandboxConfig(redirect_uris={"databricks-cli": [f"http://localhost:{port}"]})) as sb:
         target = Target(sb.url, scopes=("offline_access", "sql"))
         started = time.perf_counter()
-        first = scopedauth.login(
-            target, store="keyring", port=port, opener=scripted_user([]), timeout=30, say=lambda _m: None
-        )
+        first = user_login(sb, port, "keyring")
         login_s = time.perf_counter() - started
         store = scopedauth.session.store_for("keyring")
         store.save(first.replace(expiry=first.obtained_at - timedelta(minutes=1)))

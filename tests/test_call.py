@@ -17,15 +17,13 @@ from scopedauth.cli_handoff import EXIT_HTTP_ERROR
 from scopedauth.config import Target
 from scopedauth.diagnose import CallFacts, app_name, diagnose, fix_command, missing_scopes
 from scopedauth.sandbox import Sandbox, SandboxConfig
-from tests.test_login import scripted_user
+from tests.users import user_login
 
 CLI = [sys.executable, "-m", "scopedauth"]
 
 
 def _login(sb: Sandbox, port: int, scopes: str = "sql") -> scopedauth.Token:
-    return scopedauth.login(
-        host=sb.url, scopes=scopes, store="file", port=port, opener=scripted_user([]), timeout=30, say=lambda _m: None
-    )
+    return user_login(sb, port, "file", scopes)
 
 
 def call(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -29,22 +29,14 @@ from scopedauth.metadata import MetadataServer
 from scopedauth.sandbox import Sandbox
 from scopedauth.store import TokenStore
 from scopedauth.tokens import utcnow
-from tests.test_login import scripted_user
+from tests.users import user_login
 
 CLI = [sys.executable, "-m", "scopedauth"]
 SCOPES = "sql iam.current-user:read"
 
 
 def _login(sandbox: Sandbox, port: int, store: TokenStore | str) -> scopedauth.Token:
-    return scopedauth.login(
-        host=sandbox.url,
-        scopes=SCOPES,
-        store=store,
-        port=port,
-        opener=scripted_user([]),
-        timeout=30,
-        say=lambda _m: None,
-    )
+    return user_login(sandbox, port, store, SCOPES)
 
 
 def _wait_for(path: Path, runner: threading.Thread | None = None, timeout: float = 30) -> str:

@@ -24,7 +24,7 @@ import scopedauth
 from scopedauth.errors import ConfigError
 from scopedauth.exports import child_environment, default_shell, render, token_variables
 from scopedauth.sandbox import Sandbox
-from tests.test_login import scripted_user
+from tests.users import user_login
 
 CLI = [sys.executable, "-m", "scopedauth"]
 HOSTILE = [
@@ -202,15 +202,7 @@ def test_child_environment_drops_conflicting_settings_and_keeps_the_rest() -> No
 @pytest.fixture
 def token(sandbox: Sandbox, listener_port: int) -> scopedauth.Token:
     """A real login into the file store, which the CLI subprocesses then read."""
-    return scopedauth.login(
-        host=sandbox.url,
-        scopes="sql",
-        store="file",
-        port=listener_port,
-        opener=scripted_user([]),
-        timeout=30,
-        say=lambda _m: None,
-    )
+    return user_login(sandbox, listener_port, "file")
 
 
 def _env_cli(sandbox: Sandbox, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

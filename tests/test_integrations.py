@@ -18,7 +18,7 @@ from scopedauth.backends import MemoryBackend
 from scopedauth.errors import ConfigError, LoginRequiredError
 from scopedauth.sandbox import Sandbox, SandboxConfig
 from scopedauth.store import TokenStore
-from tests.test_login import scripted_user
+from tests.users import user_login
 
 SCOPES = ["sql", "iam.current-user:read"]
 ME = "/api/2.0/preview/scim/v2/Me"
@@ -30,16 +30,7 @@ def store() -> TokenStore:
 
 
 def _login(sb: Sandbox, port: int, store: TokenStore, **options: Any) -> scopedauth.Token:
-    return scopedauth.login(
-        host=sb.url,
-        scopes=SCOPES,
-        store=store,
-        port=port,
-        opener=scripted_user([]),
-        timeout=30,
-        say=lambda _m: None,
-        **options,
-    )
+    return user_login(sb, port, store, SCOPES, **options)
 
 
 @pytest.fixture

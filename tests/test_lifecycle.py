@@ -14,25 +14,14 @@ import pytest
 import scopedauth
 from scopedauth import session
 from scopedauth.backends import MemoryBackend
-from scopedauth.config import Target, resolve_target
+from scopedauth.config import Target
 from scopedauth.errors import ConfigError, LoginRequiredError
 from scopedauth.locks import lock_path
 from scopedauth.sandbox import Sandbox
 from scopedauth.store import TokenStore
-from tests.test_login import scripted_user
+from tests.users import user_login
 
 CLI = [sys.executable, "-m", "scopedauth"]
-
-
-def login(sb: Sandbox, port: int, store: TokenStore | str, scopes: str = "sql") -> scopedauth.Token:
-    return scopedauth.login(
-        resolve_target(host=sb.url, scopes=scopes),
-        store=store,
-        port=port,
-        opener=scripted_user([]),
-        timeout=30,
-        say=lambda _m: None,
-    )
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -43,7 +32,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_refresh_ahead_inside_the_window(sandbox: Sandbox, listener_port: int) -> None:
     store = TokenStore(MemoryBackend())
-    first = login(sandbox, listener_port, store)
+    first = user_login(sandbox, listener_port, store)
     assert first.expiry is not None
     # 4 minutes left of an hour: still valid, but inside min(5 min, half the lifetime)
     store.save(
@@ -61,7 +50,7 @@ def test_failed_early_refresh_serves_valid_token_warns_once_and_holds_off(
     sandbox: Sandbox, listener_port: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = TokenStore(MemoryBackend())
-    first = login(sandbox, listener_port, store)
+    first = user_login(sandbox, listener_port, store)
     store.save(
         first.replace(
             expiry=first.obtained_at + timedelta(minutes=4), obtained_at=first.obtained_at - timedelta(minutes=56)
@@ -81,7 +70,7 @@ def test_failed_early_refresh_serves_valid_token_warns_once_and_holds_off(
 
 def test_expired_token_and_failing_server_is_an_error_not_a_stale_token(sandbox: Sandbox, listener_port: int) -> None:
     store = TokenStore(MemoryBackend())
-    first = login(sandbox, listener_port, store)
+    first = user_login(sandbox, listener_port, store)
     store.save(first.replace(expiry=first.obtained_at - timedelta(minutes=1)))
     session.forget_memory()
     sandbox.fail_next_token_requests(10, status=503)
@@ -92,7 +81,7 @@ def test_expired_token_and_failing_server_is_an_error_not_a_stale_token(sandbox:
 
 
 def test_dead_grant_status_shows_needs_login(sandbox: Sandbox, listener_port: int) -> None:
-    first = login(sandbox, listener_port, "file")
+    first = user_login(sandbox, listener_port, "file")
     from scopedauth import oauth
 
     oauth.refresh(first)  # rotate behind our back: the stored refresh token is now reused → family revoked
@@ -107,8 +96,8 @@ def test_dead_grant_status_shows_needs_login(sandbox: Sandbox, listener_port: in
 
 
 def test_many_scope_sets_side_by_side(sandbox: Sandbox, listener_port: int) -> None:
-    a = login(sandbox, listener_port, "file", "sql")
-    b = login(sandbox, listener_port, "file", "sql dashboards.genie")
+    a = user_login(sandbox, listener_port, "file", "sql")
+    b = user_login(sandbox, listener_port, "file", "sql dashboards.genie")
     assert a.target.key != b.target.key
     pick_a = cli("token", "--host", sandbox.url, "--scopes", "sql")
     pick_b = cli("token", "--host", sandbox.url, "--scopes", "dashboards.genie,sql")
@@ -122,8 +111,8 @@ def test_many_scope_sets_side_by_side(sandbox: Sandbox, listener_port: int) -> N
 
 
 def test_logout_all_revokes_deletes_and_removes_lock_files(sandbox: Sandbox, listener_port: int) -> None:
-    a = login(sandbox, listener_port, "file", "sql")
-    b = login(sandbox, listener_port, "file", "files.files")
+    a = user_login(sandbox, listener_port, "file", "sql")
+    b = user_login(sandbox, listener_port, "file", "files.files")
     assert lock_path(a.target.key).exists() and lock_path(b.target.key).exists()
     res = cli("logout", "--all")
     assert res.returncode == 0
@@ -145,7 +134,7 @@ def test_logout_without_revocation_endpoint_says_only_deleted(listener_port: int
         redirect_uris={"databricks-cli": [f"http://localhost:{listener_port}"]}, advertise_revocation=False
     )
     with Sandbox(config) as sb:
-        login(sb, listener_port, "file")
+        user_login(sb, listener_port, "file")
         res = cli("logout", "--host", sb.url, "--scopes", "sql")
         assert "deleted (not revoked)" in res.stderr
         assert sb.stats.revocations == 0

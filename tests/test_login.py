@@ -8,8 +8,6 @@ real command with ``$BROWSER`` set to that script.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
 
 import pytest
 import requests
@@ -26,30 +24,7 @@ from scopedauth.errors import (
 )
 from scopedauth.sandbox import Sandbox, SandboxConfig
 from scopedauth.store import TokenStore
-from tests.agents.approve import main as approve_main
-
-
-def scripted_user(pages: list[str], decision: str = "allow", before: Callable[[str], None] | None = None):
-    """An opener: in a thread, sign in on the consent page and follow the redirect."""
-
-    def open_(url: str) -> bool:
-        def run() -> None:
-            import os
-            import tempfile
-
-            if before:
-                before(url)
-            with tempfile.NamedTemporaryFile("r", suffix=".html", delete=False) as fh:
-                os.environ["SCOPEDAUTH_TEST_PAGE"] = fh.name
-            os.environ["SCOPEDAUTH_TEST_DECISION"] = decision
-            approve_main(url)
-            with open(fh.name, encoding="utf-8") as page:
-                pages.append(page.read())
-
-        threading.Thread(target=run, daemon=True).start()
-        return True
-
-    return open_
+from tests.users import scripted_user
 
 
 def target(sb: Sandbox, scopes: str = "sql files.files") -> Target:

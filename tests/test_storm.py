@@ -17,7 +17,7 @@ from scopedauth.config import resolve_target
 from scopedauth.sandbox import Sandbox
 from scopedauth.store import TokenStore
 from tests.storm import run_storm
-from tests.test_login import scripted_user
+from tests.users import user_login
 
 N = 20
 
@@ -40,9 +40,7 @@ def test_storm_refreshes_exactly_once(
     monkeypatch.setenv("SCOPEDAUTH_KEYRING_TIMEOUT", "60")  # 20 clients queue at one Secret Service
     target = resolve_target(host=sandbox.url, scopes="sql")
     store = scopedauth.session.store_for(storage)
-    first = scopedauth.login(
-        target, store=store, port=listener_port, opener=scripted_user([]), timeout=30, say=lambda _m: None
-    )
+    first = user_login(sandbox, listener_port, store)
     _expire(store, first)
     sandbox.expire_access_tokens()
 
@@ -68,9 +66,7 @@ def test_storm_against_a_dead_grant_all_fail_cleanly(
     monkeypatch.setenv("SCOPEDAUTH_STORAGE", "file")
     target = resolve_target(host=sandbox.url, scopes="sql")
     store = scopedauth.session.store_for("file")
-    first = scopedauth.login(
-        target, store=store, port=listener_port, opener=scripted_user([]), timeout=30, say=lambda _m: None
-    )
+    first = user_login(sandbox, listener_port, store)
     oauth.refresh(first)  # rotated elsewhere: our stored refresh token is now stale
     _expire(store, first)
 

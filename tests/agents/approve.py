@@ -14,11 +14,9 @@ import requests
 
 from scopedauth.sandbox.useragent import _ConsentForm
 
-NO_PROXY = {"http": "", "https": ""}
 
-
-def main(url: str) -> int:
-    decision = os.environ.get("SCOPEDAUTH_TEST_DECISION", "allow")
+def sign_in(url: str, decision: str = "allow") -> tuple[int, str]:
+    """Consent as the demo user, follow the redirect to the listener; its (status, page)."""
     with requests.Session() as http:
         http.trust_env = False
         page = http.get(url, allow_redirects=False, timeout=30)
@@ -32,10 +30,15 @@ def main(url: str) -> int:
             answer = http.post(urljoin(url, form.action or ""), data=data, allow_redirects=False, timeout=30)
             location = answer.headers["Location"]
         final = http.get(location, timeout=120)
-        out = os.environ.get("SCOPEDAUTH_TEST_PAGE")
-        if out:
-            with open(out, "w", encoding="utf-8") as fh:
-                fh.write(f"{final.status_code}\n{final.text}")
+        return final.status_code, final.text
+
+
+def main(url: str) -> int:
+    status, text = sign_in(url, os.environ.get("SCOPEDAUTH_TEST_DECISION", "allow"))
+    out = os.environ.get("SCOPEDAUTH_TEST_PAGE")
+    if out:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(f"{status}\n{text}")
     return 0
 
 
