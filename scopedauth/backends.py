@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import math
 import os
 import threading
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from .errors import StorageError
 from .locks import path_lock
-from .paths import cache_dir, config_dir, private_dir
+from .paths import cache_dir, config_dir, env_seconds, private_dir
 
 __all__ = [
     "SERVICE",
@@ -162,13 +161,7 @@ class FileBackend:
 
 def keyring_timeout() -> float:
     """Seconds a keyring call may take (``SCOPEDAUTH_KEYRING_TIMEOUT``; raise it to type a password)."""
-    try:
-        value = float(os.environ.get("SCOPEDAUTH_KEYRING_TIMEOUT", _DEFAULT_TIMEOUT))
-    except ValueError:
-        return _DEFAULT_TIMEOUT
-    if math.isnan(value):
-        return _DEFAULT_TIMEOUT
-    return min(max(0.1, value), 86400.0)  # threading refuses an infinite join timeout
+    return env_seconds("SCOPEDAUTH_KEYRING_TIMEOUT", _DEFAULT_TIMEOUT, minimum=0.1)
 
 
 class _KeyringFailedError(StorageError):

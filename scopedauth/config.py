@@ -186,10 +186,17 @@ class Target:
 
     def login_command(self) -> str:
         """The exact ``scopedauth login …`` command that creates this grant."""
-        words = ["scopedauth", "login", "--host", self.host]
+        return shlex.join(self.command_words("login"))
+
+    def command_words(self, verb: str, *, client_id: bool = False) -> list[str]:
+        """``scopedauth <verb>`` with the options that name this target (for exact hints).
+
+        ``client_id`` forces ``--client-id`` even for the default client (service principals).
+        """
+        words = ["scopedauth", verb, "--host", self.host]
         if self.account_id:
             words += ["--account-id", self.account_id]
-        if self.client_id != DEFAULT_CLIENT_ID:
+        if client_id or self.client_id != DEFAULT_CLIENT_ID:
             words += ["--client-id", self.client_id]
         wanted = [s for s in self.scopes if s != OFFLINE_ACCESS]
         if wanted:
@@ -198,7 +205,7 @@ class Target:
             words += ["--scopes", OFFLINE_ACCESS]
         if not self.refreshable:
             words.append("--no-refresh-token")
-        return shlex.join(words)
+        return words
 
     def describe(self) -> str:
         """Human one-liner, never secret."""

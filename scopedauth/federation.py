@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import oauth
-from .config import DEFAULT_CLIENT_ID, OFFLINE_ACCESS, Target
+from .config import Target
 from .endpoints import Endpoints, discover
 from .errors import ConfigError, InvalidGrantError, LoginRequiredError, TokenEndpointError
 from .store import TokenStore
@@ -83,16 +83,7 @@ def read_subject_token(grant: Grant, env: Mapping[str, str] | None = None) -> st
 
 def exchange_command(target: Target, grant: Grant) -> str:
     """The ``scopedauth exchange`` command that creates this grant again."""
-    words = ["scopedauth", "exchange", "--host", target.host]
-    if target.account_id:
-        words += ["--account-id", target.account_id]
-    if target.client_id != DEFAULT_CLIENT_ID:
-        words += ["--client-id", target.client_id]
-    wanted = [s for s in target.scopes if s != OFFLINE_ACCESS]
-    if wanted:
-        words += ["--scopes", " ".join(wanted)]
-    if OFFLINE_ACCESS not in target.scopes:
-        words.append("--no-refresh-token")
+    words = target.command_words("exchange")
     if grant.subject_token_file:
         words += ["--subject-token-file", grant.subject_token_file]
     else:

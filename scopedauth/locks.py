@@ -9,7 +9,6 @@ opens its own descriptor, so two threads of one process exclude each other as tw
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import StorageError
-from .paths import cache_dir, private_dir
+from .paths import cache_dir, env_seconds, private_dir
 
 __all__ = ["index_lock", "lock_path", "path_lock", "target_lock"]
 
@@ -31,14 +30,8 @@ def lock_path(key: str) -> Path:
 
 
 def _timeout() -> float:
-    """``SCOPEDAUTH_LOCK_TIMEOUT`` seconds; junk, NaN or negatives (filelock: wait forever) → default/0."""
-    try:
-        value = float(os.environ.get("SCOPEDAUTH_LOCK_TIMEOUT", _DEFAULT_TIMEOUT))
-    except ValueError:
-        return _DEFAULT_TIMEOUT
-    if math.isnan(value):
-        return _DEFAULT_TIMEOUT
-    return max(0.0, value)
+    """``SCOPEDAUTH_LOCK_TIMEOUT`` seconds (default 120)."""
+    return env_seconds("SCOPEDAUTH_LOCK_TIMEOUT", _DEFAULT_TIMEOUT)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ import shlex
 from collections.abc import Mapping
 
 from . import oauth
-from .config import DEFAULT_CLIENT_ID, OFFLINE_ACCESS, Target, canonical_host, load_profile
+from .config import DEFAULT_CLIENT_ID, Target, canonical_host, load_profile
 from .endpoints import Endpoints, discover
 from .errors import ConfigError, LoginRequiredError, TokenEndpointError
 from .store import TokenStore
@@ -136,15 +136,7 @@ def mint_from_environment(target: Target, store: TokenStore) -> Token | None:
 
 def login_command(target: Target, grant: Grant | None) -> str:
     """The ``scopedauth login`` command that logs this service principal in again."""
-    words = ["scopedauth", "login", "--host", target.host]
-    if target.account_id:
-        words += ["--account-id", target.account_id]
-    words += ["--client-id", target.client_id]
-    wanted = [s for s in target.scopes if s != OFFLINE_ACCESS]
-    if wanted:
-        words += ["--scopes", " ".join(wanted)]
-    if OFFLINE_ACCESS not in target.scopes:
-        words.append("--no-refresh-token")
+    words = target.command_words("login", client_id=True)
     if grant is not None and grant.client_secret_profile:
         words += ["--profile", grant.client_secret_profile]
     else:

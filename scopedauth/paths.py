@@ -7,11 +7,12 @@ user's real directories.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
 
-__all__ = ["cache_dir", "config_dir", "private_dir"]
+__all__ = ["cache_dir", "config_dir", "env_seconds", "private_dir"]
 
 
 def _platform_base(kind: str) -> Path:
@@ -46,3 +47,18 @@ def private_dir(path: Path) -> Path:
         if mode != 0o700:
             os.chmod(path, 0o700)
     return path
+
+
+def env_seconds(name: str, default: float, *, minimum: float = 0.0, maximum: float = 86400.0) -> float:
+    """A duration from the environment: junk or NaN gives ``default``; the value is clamped.
+
+    The clamp matters: filelock reads a negative timeout as "wait forever" and a thread join
+    refuses an infinite one.
+    """
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    if math.isnan(value):
+        return default
+    return min(max(minimum, value), maximum)
