@@ -33,7 +33,7 @@ def _pick_store(storage: str | None, say: Callable[[str], None]) -> TokenStore:
         store.keys()
         return store
     except StorageError as exc:
-        say(f"No usable OS keyring here ({exc.__class__.__name__}: {str(exc).split('.')[0]}).")
+        say(f"No usable OS keyring here ({str(exc).split(';')[0].split('. ')[0]}).")
         say("The demo keeps its token in memory instead; real logins would need a keyring or --storage file.")
         return open_store("memory")
 

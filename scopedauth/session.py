@@ -99,11 +99,14 @@ def resolve(
 ) -> Target:
     """The full target. Without scopes: the one grant stored for that host and client
     (``token``), or ``all-apis`` (``login``)."""
+    given = target
     if target is None:
         target = resolve_target(**options)
     if target.scopes:
         return target
     if for_login:
+        if given is None:  # resolve again so the profile's disable_oauth_refresh_token applies too
+            return resolve_target(**{**options, "scopes": " ".join(DEFAULT_SCOPES)})
         wanted = (
             (*DEFAULT_SCOPES, OFFLINE_ACCESS) if options.get("refresh_token", True) is not False else DEFAULT_SCOPES
         )

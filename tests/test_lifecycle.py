@@ -143,3 +143,13 @@ def test_logout_without_revocation_endpoint_says_only_deleted(listener_port: int
 def test_target_key_is_the_keyring_username() -> None:
     t = Target("https://adb-1.azuredatabricks.net", scopes=("sql", "offline_access"))
     assert t.key == "https://adb-1.azuredatabricks.net|databricks-cli|offline_access sql"
+
+
+def test_login_without_scopes_honours_the_profiles_refresh_setting(isolated_env: object, tmp_path: object) -> None:
+    import pathlib
+
+    cfg = pathlib.Path(os.environ["DATABRICKS_CONFIG_FILE"])
+    cfg.write_text("[p]\nhost = https://adb-1.azuredatabricks.net\ndisable_oauth_refresh_token = true\n")
+    assert session.resolve(for_login=True, profile="p").scopes == ("all-apis",)
+    cfg.write_text("[p]\nhost = https://adb-1.azuredatabricks.net\n")
+    assert session.resolve(for_login=True, profile="p").scopes == ("all-apis", "offline_access")
