@@ -47,11 +47,12 @@ __all__ = ["forget", "forget_memory", "get_token", "headers", "remember", "renew
 log = logging.getLogger("scopedauth")
 DEFAULT_SCOPES = ("all-apis",)
 _memory: dict[tuple[_Same, str], Token] = {}
-_warned: set[str] = set()
 #: after a failed early refresh, this process serves the still-valid token until then (monotonic)
 _hold_off: dict[tuple[_Same, str], float] = {}
 HOLD_OFF_SECONDS = 30.0
 _stores: dict[str, TokenStore] = {}
+#: the one scope set stored for (backend, host, client, account), found once per process
+_picked: dict[tuple[_Same, str, str, str | None], Target] = {}
 Say = Callable[[str], None]
 
 
@@ -111,13 +112,21 @@ def resolve(
             (*DEFAULT_SCOPES, OFFLINE_ACCESS) if options.get("refresh_token", True) is not False else DEFAULT_SCOPES
         )
         return Target(target.host, target.client_id, tuple(sorted(wanted)), target.account_id, target.profile)
-    same = [
-        t
-        for t in store_for(store).targets()
-        if (t.host, t.client_id, t.account_id) == (target.host, target.client_id, target.account_id)
-    ]
-    if len(same) == 1:
-        return Target(same[0].host, same[0].client_id, same[0].scopes, same[0].account_id, target.profile)
+    st = store_for(store)
+    pick_key = (_Same(st.backend), target.host, target.client_id, target.account_id)
+    picked = _picked.get(pick_key)
+    if picked is None:
+        same = [
+            t
+            for t in st.targets()
+            if (t.host, t.client_id, t.account_id) == (target.host, target.client_id, target.account_id)
+        ]
+        if len(same) > 1:  # a grant marked dead does not make the choice ambiguous
+            same = [t for t in same if not _is_dead(st, t)] or same
+        if len(same) == 1:
+            picked = _picked[pick_key] = same[0]
+    if picked is not None:
+        return Target(picked.host, picked.client_id, picked.scopes, picked.account_id, target.profile)
     if not same:
         fallback = resolve(target, for_login=True)
         from .m2m import find_secret  # off the hot path: only when nothing is stored for the host
@@ -129,12 +138,21 @@ def resolve(
     raise ConfigError(f"several scope sets are stored for {target.host}; pick one with --scopes:\n{options_text}")
 
 
+def _is_dead(st: TokenStore, target: Target) -> bool:
+    try:
+        token = st.load(target)
+    except StorageError:
+        return False
+    return token is not None and token.needs_login
+
+
 def _now() -> float:
     return time.monotonic()
 
 
 def _usable(token: Token | None) -> bool:
-    return token is not None and token.is_valid() and not token.wants_refresh()
+    """Serve as is: valid, and outside the refresh window unless nothing could renew it anyway."""
+    return token is not None and token.is_valid() and not (token.wants_refresh() and token.renewable)
 
 
 def get_token(
@@ -186,12 +204,7 @@ def _slow_path(
                 fresh = _refresh_locked(target, st, token)
             except (NetworkError, TokenEndpointError) as exc:
                 if not isinstance(exc, InvalidGrantError) and token.is_valid():
-                    if target.key not in _warned:
-                        _warned.add(target.key)
-                        log.warning("early refresh failed (%s); using the current token until it expires", exc)
-                    _memory[mkey] = token
-                    _hold_off[mkey] = _now() + HOLD_OFF_SECONDS  # do not hammer a failing server
-                    return token
+                    return _serve_while_valid(mkey, token, f"early refresh failed ({exc})")
                 if not isinstance(exc, InvalidGrantError):
                     raise
             else:
@@ -238,8 +251,16 @@ def renew(
         if token is not None and token.is_valid() and token.access_token != rejected:
             _memory[mkey] = token
             return token
-        if token is not None and token.refreshable:
-            fresh = _refresh_locked(target, st, token)
+        try:
+            if token is not None and token.refreshable:
+                fresh = _refresh_locked(target, st, token)
+            elif token is not None and token.grant is not None and not token.needs_login:
+                fresh = _mint_again(target, st, token)
+            else:
+                fresh = None
+        except InvalidGrantError:
+            fresh = None  # dead (and marked so): a new login is the only way
+        if fresh is not None:
             _memory[mkey] = fresh
             return fresh
     raise LoginRequiredError(f"the server refused the token for {target.describe()}", target.login_command())
@@ -261,8 +282,27 @@ def _refresh_locked(target: Target, st: TokenStore, token: Token) -> Token:
             except StorageError as exc:
                 log.warning("could not mark the dead grant: %s", exc)
         raise
-    st.save(fresh)  # the rotated refresh token is saved before anything else can use it
+    _save_rotated(st, fresh)
     return fresh
+
+
+def _save_rotated(st: TokenStore, fresh: Token) -> None:
+    """Save a rotated refresh token before anything else can use it; never lose it to a hiccup.
+
+    The server has already retired the old refresh token, so a failed write must not throw the
+    new one away: try once more, then keep serving it from this process and say so.
+    """
+    for attempt in (1, 2):
+        try:
+            st.save(fresh)
+            return
+        except StorageError as exc:
+            if attempt == 2:
+                log.warning(
+                    "could not save the new refresh token (%s); this process keeps using it, but other "
+                    "processes will need a new login once the stored one is found dead",
+                    exc,
+                )
 
 
 def _remint_locked(target: Target, st: TokenStore, token: Token, mkey: tuple[_Same, str]) -> Token:
@@ -271,28 +311,39 @@ def _remint_locked(target: Target, st: TokenStore, token: Token, mkey: tuple[_Sa
     As with an early refresh, a failure while the current token is still valid serves the
     current token (warned once) instead of failing a caller who has an hour of token left.
     """
+    try:
+        fresh = _mint_again(target, st, token)
+    except (NetworkError, TokenEndpointError, LoginRequiredError) as exc:
+        if not token.is_valid():
+            raise
+        return _serve_while_valid(mkey, token, f"early renewal failed ({exc})")
+    _memory[mkey] = fresh
+    return fresh
+
+
+def _mint_again(target: Target, st: TokenStore, token: Token) -> Token:
+    """A new token from the source a service-principal or federated record names."""
     from . import federation, m2m
     from .tokens import CLIENT_CREDENTIALS, TOKEN_EXCHANGE
 
     kind = token.grant.type if token.grant else ""
-    try:
-        if kind == CLIENT_CREDENTIALS:
-            fresh = m2m.remint(token, st)
-        elif kind == TOKEN_EXCHANGE:
-            fresh = federation.reexchange(token, st)
-        else:
-            raise LoginRequiredError(f"this scopedauth cannot renew a {kind!r} grant", target.login_command())
-    except (NetworkError, TokenEndpointError, LoginRequiredError) as exc:
-        if not token.is_valid():
-            raise
-        if target.key not in _warned:
-            _warned.add(target.key)
-            log.warning("early renewal failed (%s); using the current token until it expires", exc)
-        _memory[mkey] = token
-        _hold_off[mkey] = _now() + HOLD_OFF_SECONDS
-        return token
-    _memory[mkey] = fresh
-    return fresh
+    if kind == CLIENT_CREDENTIALS:
+        return m2m.remint(token, st)
+    if kind == TOKEN_EXCHANGE:
+        return federation.reexchange(token, st)
+    raise LoginRequiredError(f"this scopedauth cannot renew a {kind!r} grant", target.login_command())
+
+
+def _serve_while_valid(mkey: tuple[_Same, str], token: Token, why: str) -> Token:
+    """Renewal failed but the token still works: serve it, warn, and hold off retries for a while.
+
+    The hold-off keeps a failing server from being hit on every call; the warning comes once per
+    hold-off period, so a long-running program keeps hearing about it.
+    """
+    log.warning("%s; using the current token until it expires", why)
+    _memory[mkey] = token
+    _hold_off[mkey] = _now() + HOLD_OFF_SECONDS
+    return token
 
 
 def _login_locked(target: Target, st: TokenStore, say: Say, **login_options: Any) -> Token:
@@ -310,6 +361,8 @@ def headers(target: Target | None = None, **kwargs: Any) -> dict[str, str]:
 def remember(st: TokenStore, token: Token) -> None:
     """Serve ``token`` from this process's memory from now on (after a login or exchange)."""
     _memory[_mkey(st, token.target)] = token
+    t = token.target
+    _picked.pop((_Same(st.backend), t.host, t.client_id, t.account_id), None)  # may be ambiguous now
 
 
 def forget(key: str) -> None:
@@ -317,10 +370,12 @@ def forget(key: str) -> None:
     for mkey in [k for k in _memory if k[1] == key]:
         del _memory[mkey]
         _hold_off.pop(mkey, None)
+    for pick in [k for k, t in _picked.items() if t.key == key]:
+        del _picked[pick]
 
 
 def forget_memory() -> None:
     """Drop this process's cached tokens (tests; after another process logged out)."""
     _memory.clear()
-    _warned.clear()
     _hold_off.clear()
+    _picked.clear()

@@ -1,0 +1,135 @@
+"""The ladder's corner cases: a store that fails mid-rotation, tokens nothing can renew,
+renewing after a 401, and choosing the stored scope set once per process."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+
+import scopedauth
+from scopedauth import session
+from scopedauth.backends import MemoryBackend
+from scopedauth.config import Target
+from scopedauth.errors import LoginRequiredError, StorageError
+from scopedauth.sandbox import Sandbox
+from scopedauth.store import INDEX_KEY, TokenStore
+from scopedauth.tokens import Token, utcnow
+from tests.users import user_login
+
+
+class FlakyBackend(MemoryBackend):
+    """A memory backend whose next ``fail_sets`` writes fail, and which counts reads per key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_sets = 0
+        self.reads: dict[str, int] = {}
+
+    def get(self, key: str) -> str | None:
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return super().get(key)
+
+    def set(self, key: str, value: str) -> None:
+        if self.fail_sets:
+            self.fail_sets -= 1
+            raise StorageError("the keyring did not answer within 10s (write)")
+        super().set(key, value)
+
+
+def _expire(store: TokenStore, token: Token) -> None:
+    store.save(token.replace(expiry=token.obtained_at - timedelta(minutes=1)))
+    session.forget_memory()
+
+
+def test_rotated_refresh_token_survives_one_failed_write(sandbox: Sandbox, listener_port: int) -> None:
+    backend = FlakyBackend()
+    store = TokenStore(backend)
+    first = user_login(sandbox, listener_port, store)
+    _expire(store, first)
+    backend.fail_sets = 1
+    fresh = scopedauth.get_token(first.target, store=store)
+    assert fresh.access_token != first.access_token
+    stored = store.load(first.target)
+    assert stored is not None and stored.refresh_token == fresh.refresh_token
+
+
+def test_rotated_token_is_served_even_when_the_store_keeps_failing(
+    sandbox: Sandbox, listener_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = FlakyBackend()
+    store = TokenStore(backend)
+    first = user_login(sandbox, listener_port, store)
+    _expire(store, first)
+    backend.fail_sets = 2
+    with caplog.at_level(logging.WARNING, logger="scopedauth"):
+        fresh = scopedauth.get_token(first.target, store=store)
+    assert fresh.access_token != first.access_token
+    assert "could not save the new refresh token" in caplog.text
+    assert fresh.access_token not in caplog.text and (fresh.refresh_token or "") not in caplog.text
+    # this process keeps serving it, without touching the (now dead) stored refresh token again
+    assert scopedauth.get_token(first.target, store=store).access_token == fresh.access_token
+    assert sandbox.stats.refreshes == 1 and sandbox.stats.family_revocations == 0
+
+
+def test_valid_token_without_refresh_is_served_to_its_end(sandbox: Sandbox) -> None:
+    store = TokenStore(MemoryBackend())
+    target = Target(sandbox.url, scopes=("sql",))
+    token = Token(
+        target,
+        access_token="short-lived",
+        expiry=utcnow() + timedelta(seconds=120),
+        token_endpoint=f"{sandbox.url}/oidc/v1/token",
+        obtained_at=utcnow() - timedelta(minutes=58),
+    )
+    store.save(token)
+    assert scopedauth.get_token(target, store=store).access_token == "short-lived"
+    store.save(token.replace(expiry=utcnow() + timedelta(seconds=20)))  # under the 40 s leeway
+    session.forget_memory()
+    with pytest.raises(LoginRequiredError):
+        scopedauth.get_token(target, store=store)
+
+
+def test_renew_mints_a_service_principal_token_again(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SP_SECRET", "sp-secret")
+    store = TokenStore(MemoryBackend())
+    first = scopedauth.login(
+        host=sandbox.url, client_id="sp-client", client_secret_env="SP_SECRET", scopes="sql", store=store
+    )
+    again = session.renew(first.target, rejected=first.access_token, store=store)
+    assert again.access_token != first.access_token
+    assert sandbox.stats.client_credentials == 2
+
+
+def test_renew_with_a_dead_refresh_token_asks_for_login(sandbox: Sandbox, listener_port: int) -> None:
+    from scopedauth import oauth
+
+    store = TokenStore(MemoryBackend())
+    first = user_login(sandbox, listener_port, store)
+    oauth.refresh(first)  # rotated elsewhere: ours is now a reused token
+    with pytest.raises(LoginRequiredError) as info:
+        session.renew(first.target, rejected=first.access_token, store=store)
+    assert info.value.command.startswith("scopedauth login --host")
+
+
+def test_scope_set_is_chosen_once_per_process(sandbox: Sandbox, listener_port: int) -> None:
+    backend = FlakyBackend()
+    store = TokenStore(backend)
+    first = user_login(sandbox, listener_port, store)
+    backend.reads.clear()
+    for _ in range(5):
+        assert scopedauth.get_token(host=sandbox.url, store=store).access_token == first.access_token
+    assert backend.reads.get(INDEX_KEY, 0) == 1
+    user_login(sandbox, listener_port, store, "sql files.files")  # now two sets: ambiguous again
+    with pytest.raises(scopedauth.errors.ConfigError):
+        scopedauth.get_token(host=sandbox.url, store=store)
+
+
+def test_a_dead_grant_does_not_make_the_choice_ambiguous(sandbox: Sandbox, listener_port: int) -> None:
+    store = TokenStore(MemoryBackend())
+    dead = user_login(sandbox, listener_port, store, "sql files.files")
+    store.save(dead.replace(needs_login=True))
+    live = user_login(sandbox, listener_port, store, "sql")
+    session.forget_memory()
+    assert scopedauth.get_token(host=sandbox.url, store=store).access_token == live.access_token
