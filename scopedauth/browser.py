@@ -7,7 +7,8 @@ Python's :mod:`webbrowser` and git read it), then WSL's bridges to the Windows b
 A launcher that exits non-zero at once (not installed, no display) hands over to the next one.
 
 A launcher's own output never reaches our stdout, which is for machines
-(``export X=$(scopedauth token)``): it goes nowhere, or to stderr with ``SCOPEDAUTH_DEBUG``.
+(``export X=$(scopedauth token)``): it goes nowhere, or to stderr with ``SCOPEDAUTH_DEBUG`` set
+or ``--debug`` (the ``scopedauth`` logger at DEBUG).
 With nothing to try there is no browser, and the caller prints the URL instead.
 
 WSL is detected from ``/proc/sys/kernel/osrelease``; ``SCOPEDAUTH_WSL=1`` (or ``0``) declares
@@ -25,7 +26,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["LAUNCH_GRACE", "WSL_ENV", "can_open", "is_wsl", "launchers", "open_url"]
+__all__ = ["LAUNCH_GRACE", "WSL_ENV", "can_open", "is_wsl", "launchers", "open_url", "split_command"]
 
 log = logging.getLogger("scopedauth")
 WSL_ENV = "SCOPEDAUTH_WSL"
@@ -48,8 +49,21 @@ def is_wsl(env: Mapping[str, str] | None = None) -> bool:
         return False
 
 
+def split_command(template: str, *, win32: bool | None = None) -> list[str]:
+    """The words of a ``--browser-command`` / ``$BROWSER`` entry.
+
+    POSIX shell rules, except on Windows (``win32``, default: this platform), where a backslash
+    is a path separator, not an escape: ``"C:\\Program Files\\…\\firefox.exe" %s`` keeps its
+    backslashes, and the quotes around a word are dropped.
+    """
+    if not (sys.platform == "win32" if win32 is None else win32):
+        return shlex.split(template)
+    words = shlex.split(template, posix=False)
+    return [w[1:-1] if len(w) >= 2 and w[0] == w[-1] and w[0] in "\"'" else w for w in words]
+
+
 def _command(template: str, url: str) -> list[str]:
-    words = shlex.split(template)
+    words = split_command(template)
     if any("%s" in w for w in words):
         return [w.replace("%s", url) for w in words]
     return [*words, url]
@@ -101,7 +115,7 @@ def open_url(url: str, command: str | None = None, env: Mapping[str, str] | None
     as opened (``xdg-open`` returns at once, a browser binary keeps running). Its output goes
     nowhere: it must never reach our stdout.
     """
-    debug = bool((os.environ if env is None else env).get("SCOPEDAUTH_DEBUG"))
+    debug = bool((os.environ if env is None else env).get("SCOPEDAUTH_DEBUG")) or log.isEnabledFor(logging.DEBUG)
     sink = sys.stderr if debug else subprocess.DEVNULL
     for argv in launchers(url, command, env):
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -23,6 +24,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def say(message: str) -> None:
     click.echo(message, err=True)
+
+
+class _Seconds(click.FloatRange):
+    """A FloatRange that also refuses NaN (every comparison with NaN is false, so the range lets it through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+        return seconds
 
 
 def target_options(func: F) -> F:
@@ -46,6 +57,16 @@ def target_options(func: F) -> F:
     for opt in reversed(opts):
         func = opt(func)
     return func
+
+
+_TARGET_FLAGS = (
+    ("host", "--host"),
+    ("profile", "--profile"),
+    ("account_id", "--account-id"),
+    ("client_id", "--client-id"),
+    ("scopes", "--scopes"),
+    ("no_refresh", "--no-refresh-token"),
+)
 
 
 def _target_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +104,12 @@ def handle_errors(func: F) -> F:
     type=click.Path(dir_okay=False),
     help="CA bundle for TLS to the workspace (corporate proxies).",
 )
-@click.option("--debug", is_flag=True, help="Log HTTP activity (never tokens) to stderr.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Log each HTTP request to stderr (method, URL without query, status; never tokens), "
+    "and show a browser launcher's own output there.",
+)
 def main(ca_bundle: str | None, debug: bool) -> None:
     """Databricks OAuth tokens with custom scopes: log in once, use everywhere."""
     install_stderr_handler(debug)
@@ -114,9 +140,17 @@ def ca_bundle_option(func: F) -> F:
 
 @main.command()
 @target_options
-@click.option("--port", default=8020, show_default=True, help="Loopback port for the redirect.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8020, show_default=True, help="Loopback port for the redirect."
+)
 @click.option("--redirect-uri", help="Redirect URI registered for a custom OAuth app (http://localhost:PORT/...).")
-@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the browser.")
+@click.option(
+    "--timeout",
+    type=_Seconds(1, 86400),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the browser (1-86400).",
+)
 @click.option("--no-browser", is_flag=True, help="Print the URL instead of opening a browser.")
 @click.option("--paste", is_flag=True, help="No listener: paste back the address the browser was sent to.")
 @click.option("--browser-command", help="Command that opens the URL (%s for the URL).")
@@ -198,6 +232,7 @@ def exchange(**kw: Any) -> None:
         subject_token_file=kw["subject_token_file"],
         subject_token_env=kw["subject_token_env"],
         subject_token_type=kw["subject_token_type"],
+        say=say,
         **_target_kwargs(kw),
     )
     store = session.store_for(kw["storage"])
@@ -249,10 +284,11 @@ def logout(**kw: Any) -> None:
     """Revoke the refresh token (when the server supports it) and delete the stored token."""
     from . import manage
 
-    target_kw = _target_kwargs(kw) if not kw["all_targets"] else {}
     if kw["all_targets"]:
-        for name in ("host", "profile", "account_id", "client_id", "scopes", "no_refresh"):
-            kw.pop(name)
+        given = [flag for name, flag in _TARGET_FLAGS if kw.pop(name)]
+        if given:
+            raise click.UsageError(f"--all logs out every stored target; it cannot be combined with {', '.join(given)}")
+    target_kw = _target_kwargs(kw) if not kw["all_targets"] else {}
     results = manage.logout(all_targets=kw["all_targets"], store=kw["storage"], revoke=not kw["no_revoke"], **target_kw)
     if not results:
         say("Nothing stored; nothing to do.")
@@ -268,7 +304,7 @@ def logout(**kw: Any) -> None:
 
 
 @main.command()
-@click.option("--port", default=0, help="Workspace port (default: a free one).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Workspace port (default: a free one).")
 def sandbox(port: int) -> None:
     """Run the bundled Databricks-shaped sandbox workspace until Ctrl-C."""
     from .sandbox.__main__ import main as serve
@@ -279,7 +315,9 @@ def sandbox(port: int) -> None:
 @main.command()
 @click.option("--headless", is_flag=True, help="Play the user on the sandbox consent page (no browser).")
 @click.option("--storage", type=click.Choice(["keyring", "file", "memory"]), envvar="SCOPEDAUTH_STORAGE")
-@click.option("--port", default=8020, show_default=True, help="Loopback port for the redirect.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8020, show_default=True, help="Loopback port for the redirect."
+)
 @handle_errors
 def demo(headless: bool, storage: str | None, port: int) -> None:
     """The whole story against the bundled sandbox: login, a 200, a 403, and what next."""

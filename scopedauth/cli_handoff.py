@@ -12,6 +12,7 @@ the server answered with a status of 400 or more (curl's ``--fail`` code).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -32,7 +33,6 @@ __all__ = ["EXIT_HTTP_ERROR", "call", "env", "exec_", "run_child", "run_exec", "
 
 EXIT_HTTP_ERROR = 22
 _FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-_APP_DOMAIN = ".databricksapps.com"
 
 
 @click.command()
@@ -147,25 +147,33 @@ def call(**kw: Any) -> None:
     sys.exit(run_call(kw.pop("url"), store=kw.pop("storage"), **request, **_target_kwargs(kw)))
 
 
-def _call_target(url: str, store: Any, options: dict[str, Any]) -> Any:
-    """The token's workspace: --host/--profile/DATABRICKS_*, else the URL's own origin (before a
-    default profile for another host). Never an app URL: apps live on hosts of their own and
-    take tokens from the workspace they belong to."""
+def _call_target(url: str, store: Any, options: dict[str, Any]) -> tuple[Any, bool]:
+    """The token's workspace, and whether only the URL named it.
+
+    --host/--profile/DATABRICKS_*, else the URL's own origin (before a default profile for
+    another host). Never an app URL: apps live on hosts of their own and take tokens from the
+    workspace they belong to. For a host taken from the URL, no service principal's secret is
+    used (see :func:`scopedauth.m2m.no_ambient_secret`).
+    """
     from . import session
     from .config import canonical_host, resolve_target
+    from .diagnose import is_app_host
 
     explicit = options.get("host") or options.get("profile")
     explicit = explicit or os.environ.get("DATABRICKS_HOST") or os.environ.get("DATABRICKS_CONFIG_PROFILE")
     parts = urlsplit(url)
-    if explicit or not parts.scheme or (parts.hostname or "").endswith(_APP_DOMAIN):
-        return session.resolve(store=store, **options)
+    if explicit or not parts.scheme or is_app_host(parts.hostname):
+        return session.resolve(store=store, **options), False
     origin = canonical_host(f"{parts.scheme}://{parts.netloc}")
     try:
         if resolve_target(**options).host == origin:
-            return session.resolve(store=store, **options)  # e.g. the default profile: keeps its scopes
+            return session.resolve(store=store, **options), False  # e.g. the default profile: keeps its scopes
     except ConfigError:
         pass
-    return session.resolve(store=store, **{**options, "host": origin})
+    from .m2m import no_ambient_secret
+
+    with no_ambient_secret():
+        return session.resolve(store=store, **{**options, "host": origin}), True
 
 
 def _read_data(data: str) -> bytes:
@@ -196,6 +204,14 @@ def run_call(
     url: str, *, method: str | None, headers: tuple[str, ...], data: str | None, store: Any, **options: Any
 ) -> int:
     """One request through :class:`BearerAuth`; body to stdout, status and diagnosis to stderr."""
+    from .m2m import no_ambient_secret
+
+    target, inferred = _call_target(url, store, options)
+    with no_ambient_secret() if inferred else contextlib.nullcontext():
+        return _send(url, target, method=method, headers=headers, data=data, store=store)
+
+
+def _send(url: str, target: Any, *, method: str | None, headers: tuple[str, ...], data: str | None, store: Any) -> int:
     import requests
 
     from . import session, transport
@@ -203,7 +219,6 @@ def run_call(
     from .integrations import BearerAuth
     from .tokens import utcnow
 
-    target = _call_target(url, store, options)
     full = urljoin(target.host + "/", url)
     verb = (method or ("POST" if data is not None else "GET")).upper()
     sent = _parse_headers(headers)

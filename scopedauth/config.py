@@ -192,12 +192,23 @@ class Target:
         """``scopedauth <verb>`` with the options that name this target (for exact hints).
 
         ``client_id`` forces ``--client-id`` even for the default client (service principals).
+        A target that came from a profile is named by ``--profile NAME``, plus ``--client-id``
+        and ``--scopes`` where it differs from what that profile resolves to (here, now); when
+        the profile no longer names this host and account, by ``--host``.
         """
-        words = ["scopedauth", verb, "--host", self.host]
-        if self.account_id:
-            words += ["--account-id", self.account_id]
-        if client_id or self.client_id != DEFAULT_CLIENT_ID:
-            words += ["--client-id", self.client_id]
+        base = self._profile_base()
+        if base is None:
+            words = ["scopedauth", verb, "--host", self.host]
+            if self.account_id:
+                words += ["--account-id", self.account_id]
+            if client_id or self.client_id != DEFAULT_CLIENT_ID:
+                words += ["--client-id", self.client_id]
+        else:
+            words = ["scopedauth", verb, "--profile", str(self.profile)]
+            if client_id or self.client_id != base.client_id:
+                words += ["--client-id", self.client_id]
+            if self.scopes == base.scopes:
+                return words
         wanted = [s for s in self.scopes if s != OFFLINE_ACCESS]
         if wanted:
             words += ["--scopes", " ".join(wanted)]
@@ -206,6 +217,18 @@ class Target:
         if not self.refreshable:
             words.append("--no-refresh-token")
         return words
+
+    def _profile_base(self) -> Target | None:
+        """What ``--profile`` alone resolves to (all-apis without scopes, as login asks), if it names our host."""
+        if not self.profile:
+            return None
+        try:
+            base = resolve_target(profile=self.profile)
+            if not base.scopes:
+                base = resolve_target(profile=self.profile, scopes="all-apis")
+        except ConfigError:
+            return None
+        return base if (base.host, base.account_id) == (self.host, self.account_id) else None
 
     def describe(self) -> str:
         """Human one-liner, never secret."""

@@ -19,7 +19,7 @@ from .config import Target
 from .errors import StorageError
 from .store import TokenStore, open_store
 
-__all__ = ["run_demo"]
+__all__ = ["logout_note", "run_demo"]
 
 DEMO_SCOPES = ("files.files", "offline_access", "sql")
 
@@ -53,6 +53,19 @@ def _scripted_user(sandbox: Any, say: Callable[[str], None]) -> Callable[[str], 
         return True
 
     return open_
+
+
+def logout_note(results: list[manage.LogoutResult], store_name: str) -> str:
+    """What the demo's clean-up did, as it happened (revoked or not, removed or not)."""
+    revoked = any(r.revoked for r in results)
+    deleted = any(r.deleted for r in results)
+    if revoked and deleted:
+        return f"The demo's sandbox token was revoked and removed from {store_name}."
+    if deleted:
+        return f"The demo's sandbox token was removed from {store_name}; the sandbox did not confirm revoking it."
+    if revoked:
+        return f"The demo's sandbox token was revoked; {store_name} no longer held it."
+    return f"The demo's sandbox token was neither revoked nor found in {store_name}."
 
 
 def _call(url: str, target: Target, store: TokenStore) -> tuple[int, str]:
@@ -109,8 +122,7 @@ def run_demo(
             say(f"   HTTP {denied_status}: {denied_body[:200]}")
             say('   Fix: log in again with the missing scope, e.g. --scopes "sql files.files dashboards.genie".')
         finally:
-            manage.logout(target, store=store, revoke=True)
-            say(f"\nThe demo's sandbox token was revoked and removed from {store.name}.")
+            say("\n" + logout_note(manage.logout(target, store=store, revoke=True), store.name))
     say(
         "\nAgainst a real workspace:\n"
         "  scopedauth login --host https://<workspace>.cloud.databricks.com \\\n"

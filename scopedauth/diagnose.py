@@ -17,10 +17,13 @@ from urllib.parse import urlsplit
 from .config import OFFLINE_ACCESS, Target, parse_scopes
 from .errors import ConfigError
 
-__all__ = ["CallFacts", "app_name", "diagnose", "fix_command", "missing_scopes"]
+__all__ = ["APP_DOMAIN", "CallFacts", "app_name", "diagnose", "fix_command", "is_app_host", "missing_scopes"]
+
+#: Databricks Apps are served from ``<name>-<workspace id>.<region…>.databricksapps.com``
+APP_DOMAIN = "databricksapps.com"
 
 _MISSING = re.compile(r"Provided OAuth token does not have required scopes:\s*([^\r\n\"]+)")
-_APP_DOMAIN = re.compile(r"^(?P<name>[a-z0-9-]+?)-(?P<workspace>\d+)\.(?:[a-z0-9-]+\.)*databricksapps\.com$")
+_APP_HOST = re.compile(r"^(?P<name>[a-z0-9-]+?)-(?P<workspace>\d+)\.(?:[a-z0-9-]+\.)*" + re.escape(APP_DOMAIN) + "$")
 _NOT_RUNNING = ("app not available", "app is not available", "is not running", "app is stopped", "has been stopped")
 
 
@@ -49,9 +52,14 @@ def missing_scopes(body: str) -> tuple[str, ...]:
         return ()
 
 
+def is_app_host(hostname: str | None) -> bool:
+    """Whether ``hostname`` is under the Databricks Apps domain (``….databricksapps.com``)."""
+    return (hostname or "").lower().endswith("." + APP_DOMAIN)
+
+
 def app_name(url: str) -> str | None:
     """``my-app`` for ``https://my-app-1234567890.aws.databricksapps.com/...``, else None."""
-    match = _APP_DOMAIN.match(urlsplit(url).hostname or "")
+    match = _APP_HOST.match(urlsplit(url).hostname or "")
     return match["name"] if match else None
 
 

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from .errors import ConfigError
+from .paths import is_env_name
 from .tokens import Token, format_time
 
 __all__ = [
@@ -51,7 +52,6 @@ CONFLICTING = (
     "DATABRICKS_OIDC_TOKEN_FILEPATH",
     "DATABRICKS_OIDC_TOKEN_FILE",
 )
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SHELL_ALIASES = {
     "sh": "sh",
     "bash": "bash",
@@ -164,7 +164,7 @@ def render(values: Mapping[str, str] | Iterable[tuple[str, str]], shell: str) ->
     """Shell code that sets each variable to exactly its value; one statement per line."""
     items = list(values.items() if isinstance(values, Mapping) else values)
     for name, value in items:
-        if not _NAME.fullmatch(name):
+        if not is_env_name(name):
             raise ConfigError(f"not an environment variable name: {name!r}")
         if "\0" in value:
             raise ConfigError(f"{name} contains a NUL character, which no environment can hold")

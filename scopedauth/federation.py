@@ -26,6 +26,7 @@ from . import oauth
 from .config import Target
 from .endpoints import Endpoints, discover
 from .errors import ConfigError, InvalidGrantError, LoginRequiredError, TokenEndpointError
+from .paths import is_env_name
 from .store import TokenStore
 from .tokens import TOKEN_EXCHANGE, Grant, Token
 
@@ -33,7 +34,6 @@ __all__ = ["DEFAULT_SUBJECT_TOKEN_TYPE", "exchange", "exchange_command", "reexch
 
 DEFAULT_SUBJECT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 MAX_SUBJECT_TOKEN = 65536
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOKEN_TYPE = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
@@ -46,7 +46,7 @@ def source(
     """The :class:`Grant` describing where the subject token lives (exactly one source)."""
     if (subject_token_file is None) == (subject_token_env is None):
         raise ConfigError("give exactly one of --subject-token-file FILE or --subject-token-env VAR")
-    if subject_token_env is not None and not _ENV_NAME.fullmatch(subject_token_env):
+    if subject_token_env is not None and not is_env_name(subject_token_env):
         raise ConfigError(f"--subject-token-env takes a variable name, not {subject_token_env!r}")
     token_type = subject_token_type or DEFAULT_SUBJECT_TOKEN_TYPE
     if not _TOKEN_TYPE.fullmatch(token_type):

@@ -5,8 +5,10 @@ refresh token: the access token is cached like any other record, and when it goe
 ladder mints a new one from the same secret (under the target's lock, like a refresh).
 
 Where the secret comes from, in order: ``--client-secret-env VAR``; ``DATABRICKS_CLIENT_SECRET``
-when ``DATABRICKS_CLIENT_ID`` names this very client; the profile's ``client_secret`` when the
-profile's host and ``client_id`` are this target's. The record remembers only *where* (the
+when ``DATABRICKS_CLIENT_ID`` names this very client and ``DATABRICKS_HOST`` (and
+``DATABRICKS_ACCOUNT_ID``, for an account) this very target; the profile's ``client_secret`` when
+the profile's host and ``client_id`` are this target's. A secret is never sent to a host that
+only a URL suggested (:func:`no_ambient_secret`, used by ``scopedauth call``). The record remembers only *where* (the
 variable's or profile's name), never the secret. ``--store-secret`` keeps the secret itself in
 the same store under its own key, ``<record key>#client-secret``, so a later process can mint
 without the variable; it is never in the record's JSON and never printed.
@@ -15,14 +17,17 @@ without the variable; it is never in the record's JSON and never printed.
 from __future__ import annotations
 
 import os
-import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import replace
 
 from . import oauth
 from .config import DEFAULT_CLIENT_ID, Target, canonical_host, load_profile
 from .endpoints import Endpoints, discover
 from .errors import ConfigError, LoginRequiredError, TokenEndpointError
+from .paths import is_env_name
 from .store import TokenStore
 from .tokens import CLIENT_CREDENTIALS, Grant, Token
 
@@ -35,14 +40,32 @@ __all__ = [
     "login",
     "login_command",
     "mint_from_environment",
+    "no_ambient_secret",
     "remint",
     "secret_key",
 ]
 
 ENV_CLIENT_ID = "DATABRICKS_CLIENT_ID"
 ENV_CLIENT_SECRET = "DATABRICKS_CLIENT_SECRET"
+ENV_HOST = "DATABRICKS_HOST"
+ENV_ACCOUNT_ID = "DATABRICKS_ACCOUNT_ID"
 SECRET_SUFFIX = "#client-secret"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ambient_allowed: ContextVar[bool] = ContextVar("scopedauth_ambient_secret", default=True)
+
+
+@contextmanager
+def no_ambient_secret() -> Iterator[None]:
+    """Within: :func:`find_secret` finds no secret in the environment or a profile.
+
+    For a target whose host nobody named (``scopedauth call URL`` takes the URL's origin): a
+    service principal's secret must never be posted to a host just because a URL pointed there.
+    Only an explicit ``--client-secret-env`` still counts.
+    """
+    reset = _ambient_allowed.set(False)
+    try:
+        yield
+    finally:
+        _ambient_allowed.reset(reset)
 
 
 def secret_key(target: Target) -> str:
@@ -53,6 +76,17 @@ def secret_key(target: Target) -> str:
 def _env_secret(name: str, env: Mapping[str, str]) -> str | None:
     value = env.get(name, "").strip()
     return value or None
+
+
+def _env_names_target(target: Target, env: Mapping[str, str]) -> bool:
+    """Whether ``DATABRICKS_HOST`` (and ``DATABRICKS_ACCOUNT_ID`` for an account) name ``target``."""
+    try:
+        host = canonical_host(env.get(ENV_HOST, ""))
+    except ConfigError:
+        return False
+    if host != target.host:
+        return False
+    return not target.account_id or env.get(ENV_ACCOUNT_ID) == target.account_id
 
 
 def _profile_secret(target: Target, profile: str | None, env: Mapping[str, str]) -> tuple[str, str] | None:
@@ -80,7 +114,9 @@ def find_secret(
     """
     env = os.environ if env is None else env
     if secret_env is not None:
-        if not _ENV_NAME.fullmatch(secret_env):
+        if target.client_id == DEFAULT_CLIENT_ID:
+            raise ConfigError(f"--client-secret-env needs --client-id: {DEFAULT_CLIENT_ID} is a public client")
+        if not is_env_name(secret_env):
             raise ConfigError(f"--client-secret-env takes a variable name, not {secret_env!r}")
         secret = _env_secret(secret_env, env)
         if secret is None:
@@ -88,8 +124,10 @@ def find_secret(
         return secret, Grant(CLIENT_CREDENTIALS, client_secret_env=secret_env)
     if target.client_id == DEFAULT_CLIENT_ID:
         return None  # the public CLI client has no secret, whatever the environment says
+    if not _ambient_allowed.get():
+        return None
     secret = _env_secret(ENV_CLIENT_SECRET, env)
-    if secret is not None and env.get(ENV_CLIENT_ID) == target.client_id:
+    if secret is not None and env.get(ENV_CLIENT_ID) == target.client_id and _env_names_target(target, env):
         return secret, Grant(CLIENT_CREDENTIALS, client_secret_env=ENV_CLIENT_SECRET)
     found = _profile_secret(target, target.profile, env)
     if found is not None:
@@ -136,10 +174,12 @@ def mint_from_environment(target: Target, store: TokenStore) -> Token | None:
 
 def login_command(target: Target, grant: Grant | None) -> str:
     """The ``scopedauth login`` command that logs this service principal in again."""
-    words = target.command_words("login", client_id=True)
     if grant is not None and grant.client_secret_profile:
-        words += ["--profile", grant.client_secret_profile]
+        words = replace(target, profile=grant.client_secret_profile).command_words("login", client_id=True)
+        if words[2] != "--profile":  # the profile no longer names this host: name both
+            words += ["--profile", grant.client_secret_profile]
     else:
+        words = target.command_words("login", client_id=True)
         words += ["--client-secret-env", (grant.client_secret_env if grant else None) or ENV_CLIENT_SECRET]
     return shlex.join(words)
 

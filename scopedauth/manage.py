@@ -6,17 +6,22 @@ same grant in another process; :mod:`scopedauth.session` then serves what these 
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .config import Target
-from .errors import StorageError
+from .errors import ScopedAuthError, StorageError
 from .session import Say, _login_locked, _stderr, forget, remember, resolve, store_for
 from .store import TokenStore
 from .tokens import Token
 
 __all__ = ["LogoutResult", "StatusEntry", "exchange", "login", "logout", "status"]
+
+log = logging.getLogger("scopedauth")
 
 
 def login(
@@ -51,17 +56,20 @@ def login(
     target = resolve(target, store=st, for_login=True, **options)
     user_only = mode != "auto" or any(x is not None for x in (redirect_uri, browser_command, read_line, opener))
     secret = choose_secret(target, client_secret_env, user_only=user_only, store_secret=store_secret)
+    say = say or _stderr
     with target_lock(target.key):
+        replaced = _other_kind(st, target, grant=secret is not None)
         if secret is not None:
             from .m2m import login as m2m_login
 
             token = m2m_login(target, st, secret=secret[0], grant=secret[1], store_secret=store_secret)
+            _retire(replaced, say)
             remember(st, token)
             return token
         token = _login_locked(
             target,
             st,
-            say=say or _stderr,
+            say=say,
             port=port,
             redirect_uri=redirect_uri,
             timeout=timeout,
@@ -70,6 +78,7 @@ def login(
             read_line=read_line,
             opener=opener,
         )
+        _retire(replaced, say)
     remember(st, token)
     return token
 
@@ -81,12 +90,15 @@ def exchange(
     subject_token_file: str | None = None,
     subject_token_env: str | None = None,
     subject_token_type: str | None = None,
+    say: Say | None = None,
     **options: Any,
 ) -> Token:
     """Token federation (RFC 8693): exchange another identity provider's token, store the result.
 
     The subject token is read from the file or variable, never stored; the record remembers
     the source so a stale token is exchanged again (see :mod:`scopedauth.federation`).
+    A user login stored under the same key is replaced, and its refresh token revoked (``say``
+    tells, default stderr).
     """
     from . import federation
     from .locks import target_lock
@@ -99,7 +111,9 @@ def exchange(
     st = store_for(store)
     target = resolve(target, store=st, for_login=True, **options)
     with target_lock(target.key):
+        replaced = _other_kind(st, target, grant=True)
         token = federation.exchange(target, st, grant)
+        _retire(replaced, say or _stderr)
     remember(st, token)
     return token
 
@@ -157,13 +171,65 @@ def logout(
 
                 forget_secret(st, tgt)
             deleted = st.delete(tgt)
-            lock_path(tgt.key).unlink(missing_ok=True)  # while held: waiters re-check and lock afresh
+            if sys.platform != "win32":  # Windows cannot unlink an open file; filelock removes it on release there
+                with contextlib.suppress(OSError):  # only tidiness: the record is gone already
+                    lock_path(tgt.key).unlink(missing_ok=True)  # while held: waiters re-check and lock afresh
         forget(tgt.key)
         results.append(LogoutResult(tgt, revoked, deleted))
     return results
 
 
+def _kind(token: Token) -> str:
+    from .tokens import CLIENT_CREDENTIALS
+
+    if token.grant is None:
+        return "user login"
+    return "service principal token" if token.grant.type == CLIENT_CREDENTIALS else "federated token"
+
+
+def _other_kind(st: TokenStore, target: Target, *, grant: bool) -> Token | None:
+    """The stored record a new grant is about to replace, when it is of the other kind.
+
+    Kinds: a user login (no ``grant``, usually a refresh token) or a service principal or
+    federated token (``grant`` set). Same-kind replacements are an ordinary login again.
+    """
+    try:
+        old = st.load(target)
+    except StorageError:
+        return None
+    if old is None or (old.grant is not None) == grant:
+        return None
+    return old
+
+
+def _retire(old: Token | None, say: Say) -> None:
+    """After the new grant is stored: revoke the replaced one's refresh token (best effort), and say so.
+
+    Revoking after the save means a failed new login leaves the old grant in place.
+    """
+    if old is None:
+        return
+    note = ""
+    if old.refresh_token:
+        revoked = _revoke(old)
+        note = (
+            " (revoked its refresh token)"
+            if revoked
+            else " (could not revoke its refresh token: it stays valid at the server until it expires or is revoked)"
+        )
+    say(f"scopedauth: replacing the stored {_kind(old)} for {old.target.describe()}{note}")
+
+
 def _revoke(token: Token) -> bool:
+    """Best effort: True when the server confirmed; never raises (logout must still delete)."""
+    try:
+        return _revoke_at_server(token)
+    except ScopedAuthError as exc:  # e.g. a revocation endpoint that is not https
+        log.warning("could not revoke: %s", exc)
+        return False
+
+
+def _revoke_at_server(token: Token) -> bool:
     from . import oauth
     from .endpoints import discover_or_none
     from .tokens import CLIENT_CREDENTIALS

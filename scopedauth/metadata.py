@@ -9,9 +9,10 @@ it runs; every answer comes from :func:`scopedauth.session.get_token`, i.e. the 
 refresh ladder as every other caller.
 
 Whoever can reach the URL gets a token, so the server listens on 127.0.0.1 only, under a random
-port and an unguessable path segment, and answers only requests that name our host in both the
-``Host`` header (a browser page rebinding DNS to 127.0.0.1 sends its own name) and
-``X-Databricks-Host``. Built on :mod:`http.server`: Flask is not needed for one route.
+port and an unguessable path segment, and answers only requests whose ``Host`` header is
+``127.0.0.1:<port>`` or ``localhost:<port>`` (a browser page rebinding DNS to 127.0.0.1 sends its
+own name) and whose ``X-Databricks-Host`` names the workspace the token is for. Built on
+:mod:`http.server`: Flask is not needed for one route.
 """
 
 from __future__ import annotations

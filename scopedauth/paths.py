@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
-__all__ = ["cache_dir", "config_dir", "env_seconds", "private_dir"]
+__all__ = ["cache_dir", "config_dir", "env_seconds", "is_env_name", "private_dir"]
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _platform_base(kind: str) -> Path:
@@ -39,14 +42,48 @@ def config_dir() -> Path:
     return Path(override) if override else _platform_base("config") / "scopedauth"
 
 
+def _ours(path: Path) -> bool:
+    """Whether an existing ``path`` is scopedauth's own directory, whose mode we may set.
+
+    Ours: the default ``<base>/scopedauth`` directories and anything below the cache or config
+    directory (e.g. ``locks``). Not ours: a directory named by ``SCOPEDAUTH_CONFIG_DIR`` or
+    ``SCOPEDAUTH_CACHE_DIR`` itself (it may be shared, like a 1777 ``/tmp``), or any other place
+    a caller chose.
+    """
+    for root, override in (
+        (cache_dir(), os.environ.get("SCOPEDAUTH_CACHE_DIR")),
+        (config_dir(), os.environ.get("SCOPEDAUTH_CONFIG_DIR")),
+    ):
+        if path == root and not override:
+            return True
+        if root in path.parents:
+            return True
+    return False
+
+
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) and make ``path`` itself 0700."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if os.name == "posix":
-        mode = path.stat().st_mode & 0o777
-        if mode != 0o700:
-            os.chmod(path, 0o700)
+    """Create ``path`` (missing parents as ``mkdir -p`` would) and keep ``path`` private.
+
+    A ``path`` this call creates is made exactly 0700, whatever the umask; an existing one is set
+    to 0700 only when it is scopedauth's own (see :func:`_ours`). A directory the user named that
+    already existed keeps its mode, tighter or looser: files inside it are 0600 on their own.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700)
+        created = True
+    except FileExistsError:
+        if not path.is_dir():
+            raise
+        created = False
+    if os.name == "posix" and (created or _ours(path)) and path.stat().st_mode & 0o777 != 0o700:
+        os.chmod(path, 0o700)
     return path
+
+
+def is_env_name(name: str) -> bool:
+    """Whether ``name`` can be an environment variable's name (``--client-secret-env VAR``)."""
+    return _ENV_NAME.fullmatch(name) is not None
 
 
 def env_seconds(name: str, default: float, *, minimum: float = 0.0, maximum: float = 86400.0) -> float:

@@ -8,14 +8,18 @@ deliberate: connection failures (the request never left) and 429 are retried for
 the server is never replayed, because a used authorization code or a rotated refresh token
 cannot be used twice (a replayed refresh token can revoke the whole grant).
 
+Every response is logged at DEBUG on the ``scopedauth`` logger (``--debug``) as its method, its
+URL without query or fragment, and its status: never a body or a header, where tokens live.
+
 ``requests`` is imported lazily: the hot path of ``scopedauth token`` never needs it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from .config import is_loopback_host
 from .errors import ConfigError, NetworkError
@@ -33,6 +37,7 @@ __all__ = [
     "request_kwargs",
 ]
 
+log = logging.getLogger("scopedauth")
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 _NO_PROXY: dict[str, str | None] = {"http": None, "https": None, "all": None}
@@ -116,7 +121,22 @@ def new_session(session: requests.Session | None = None, *, idempotent: bool = T
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = f"scopedauth/{_version()}"
+    session.hooks["response"].append(_log_response)
     return session
+
+
+def bare_url(url: str) -> str:
+    """``url`` without query, fragment or user info: what may be logged."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _log_response(resp: Any, *_args: Any, **_kwargs: Any) -> None:
+    """requests response hook: ``POST https://…/oidc/v1/token → 200`` at DEBUG, nothing else."""
+    if log.isEnabledFor(logging.DEBUG):
+        method = getattr(resp.request, "method", None) or "?"
+        log.debug("%s %s → %s", method, bare_url(resp.url or ""), resp.status_code)
 
 
 def _version() -> str:

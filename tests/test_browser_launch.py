@@ -54,6 +54,26 @@ def test_browser_command_wins_over_browser_variable() -> None:
     assert browser.launchers(URL, "open -a Safari", env=env) == [["open", "-a", "Safari", URL]]
 
 
+@pytest.mark.parametrize(
+    ("template", "win32", "words"),
+    [
+        (
+            r'"C:\Program Files\Mozilla Firefox\firefox.exe" -new-tab %s',
+            True,
+            [r"C:\Program Files\Mozilla Firefox\firefox.exe", "-new-tab", "%s"],
+        ),
+        (r"C:\tools\ff.exe %s", True, [r"C:\tools\ff.exe", "%s"]),
+        (r'cmd /c start "" %s', True, ["cmd", "/c", "start", "", "%s"]),
+        (r"'C:\a b\edge.exe'", True, [r"C:\a b\edge.exe"]),
+        # POSIX: the shell's rules, a backslash escapes
+        (r"/opt/my\ browser/run --flag='x y' %s", False, ["/opt/my browser/run", "--flag=x y", "%s"]),
+        (r"C:\tools\ff.exe", False, ["C:toolsff.exe"]),
+    ],
+)
+def test_split_command_keeps_windows_backslashes(template: str, win32: bool, words: list[str]) -> None:
+    assert browser.split_command(template, win32=win32) == words
+
+
 def test_no_display_no_browser_variable_means_no_browser(tmp_path: Path) -> None:
     script(tmp_path / "bin", "xdg-open", "#!/bin/sh\nexit 0\n")
     env = {"PATH": str(tmp_path / "bin"), "SCOPEDAUTH_WSL": "0"}
@@ -163,7 +183,7 @@ def test_not_wsl_and_no_display_prints_the_url(sandbox: Sandbox, listener_port: 
     argv = tmp_path / "argv.jsonl"
     script(tmp_path / "bin", "wslview")
     env = base_env(SCOPEDAUTH_WSL="0", SCOPEDAUTH_TEST_ARGV=str(argv), PATH=f"{tmp_path / 'bin'}:/usr/bin:/bin")
-    res = login(sandbox, listener_port, "--timeout", "0.3", env=env)
+    res = login(sandbox, listener_port, "--timeout", "1", env=env)
     assert res.returncode == 5  # nobody came back: the URL was printed, not opened
     assert "Open this URL in a browser" in res.stderr and "ssh -L" in res.stderr
     assert calls(argv) == []

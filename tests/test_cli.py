@@ -11,8 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from scopedauth.sandbox import Sandbox
-from tests.conftest import require_keyring
+from tests.conftest import APPROVE, require_keyring
 
 CLI = [sys.executable, "-m", "scopedauth"]
 
@@ -144,3 +146,126 @@ def _free_port() -> int:
     from tests.conftest import free_port
 
     return free_port()
+
+
+def _stored_file_record(host: str, scopes: tuple[str, ...] = ("offline_access", "sql")) -> str:
+    """One user record in the test's file store, written straight through the store; its key."""
+    from scopedauth.backends import FileBackend
+    from scopedauth.config import Target
+    from scopedauth.store import TokenStore
+    from scopedauth.tokens import Token, utcnow
+
+    target = Target(host, scopes=scopes)
+    TokenStore(FileBackend()).save(
+        Token(
+            target=target,
+            access_token="at-not-real",
+            token_type="Bearer",
+            expiry=None,
+            refresh_token=None,
+            granted_scopes=scopes,
+            token_endpoint=f"{host}/oidc/v1/token",
+            obtained_at=utcnow(),
+        )
+    )
+    return target.key
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--host", "https://other.cloud.databricks.com"], "--host"),
+        (["--profile", "p2"], "--profile"),
+        (["--account-id", "abc"], "--account-id"),
+        (["--client-id", "app"], "--client-id"),
+        (["--scopes", "sql"], "--scopes"),
+        (["--no-refresh-token"], "--no-refresh-token"),
+    ],
+)
+def test_logout_all_with_a_target_option_is_a_usage_error(extra: list[str], named: str, tmp_path: Path) -> None:
+    key = _stored_file_record("https://h.cloud.databricks.com")
+    res = run("logout", "--all", *extra, "--storage", "file")
+    assert res.returncode == 2, res.stderr
+    assert f"--all logs out every stored target; it cannot be combined with {named}" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert key in json.loads((tmp_path / "config" / "tokens.json").read_text())  # nothing was deleted
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--timeout", "-1"),
+        ("--timeout", "inf"),
+        ("--timeout", "nan"),
+        ("--timeout", "0.5"),
+        ("--timeout", "1e9"),
+        ("--port", "0"),
+        ("--port", "-1"),
+        ("--port", "65536"),
+    ],
+)
+def test_login_timeout_and_port_out_of_range_are_usage_errors(sandbox: Sandbox, option: str, value: str) -> None:
+    res = run("login", "--host", sandbox.url, "--no-browser", "--storage", "file", option, value)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr and option in res.stderr
+    assert sandbox.stats.authorize_requests == 0
+
+
+def test_debug_logs_each_request_never_a_secret(sandbox: Sandbox, listener_port: int, tmp_path: Path) -> None:
+    launcher = tmp_path / "launcher.sh"  # says something (not the URL), then plays the user
+    launcher.write_text(f'#!/bin/sh\necho launcher-output\nexec "{sys.executable}" "{APPROVE}" "$1"\n')
+    launcher.chmod(0o755)
+    opts = ["--storage", "file", "--browser-command", f"{launcher} %s"]
+    login = run("--debug", *login_args(sandbox, listener_port), *opts)
+    assert login.returncode == 0, login.stderr
+    assert login.stdout == ""
+    base = sandbox.url
+    assert f"scopedauth: debug: GET {base}/oidc/.well-known/oauth-authorization-server → 200" in login.stderr
+    assert f"scopedauth: debug: POST {base}/oidc/v1/token → 200" in login.stderr
+    assert "launcher-output" in login.stderr  # --debug also lets the launcher speak, on stderr
+    raw = json.loads((tmp_path / "config" / "tokens.json").read_text())
+    (stored,) = [json.loads(v) for k, v in raw.items() if not k.startswith(".")]
+
+    me = run("--debug", "call", f"{base}/api/2.0/preview/scim/v2/Me?x=secret-query", "--storage", "file")
+    assert me.returncode == 0, me.stderr
+    assert f"scopedauth: debug: GET {base}/api/2.0/preview/scim/v2/Me → 200" in me.stderr
+    out = run("--debug", "logout", "--host", base, "--scopes", "sql files.files", "--storage", "file")
+    assert out.returncode == 0, out.stderr
+    assert f"scopedauth: debug: POST {base}/oidc/v1/revoke → 200" in out.stderr
+
+    debug = [line for res in (login, me, out) for line in res.stderr.splitlines() if "debug" in line]
+    assert len(debug) >= 5
+    for leak in ("?", "code", "verifier", "state", "secret", "Bearer", "token=", "Authorization"):
+        assert not [line for line in debug if leak in line], leak
+    everything = login.stderr + me.stderr + out.stderr
+    assert stored["access_token"] not in everything and stored["refresh_token"] not in everything
+
+    quiet = run(*login_args(sandbox, listener_port), *opts)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "debug" not in quiet.stderr and "launcher-output" not in quiet.stderr
+
+
+def test_demo_logout_note_says_what_happened() -> None:
+    from scopedauth.config import Target
+    from scopedauth.demo import logout_note
+    from scopedauth.manage import LogoutResult
+
+    target = Target("http://127.0.0.1:1", scopes=("sql",))
+    assert "revoked and removed" in logout_note([LogoutResult(target, True, True)], "memory")
+    not_revoked = logout_note([LogoutResult(target, False, True)], "memory")
+    assert "removed from memory" in not_revoked and "did not confirm revoking" in not_revoked
+    assert "revoked" not in logout_note([LogoutResult(target, False, True)], "memory").split(";")[0]
+    assert "neither revoked nor found" in logout_note([LogoutResult(target, False, False)], "memory")
+
+
+def test_token_for_a_profile_prints_a_login_command_naming_the_profile(sandbox: Sandbox, tmp_path: Path) -> None:
+    (tmp_path / "databrickscfg").write_text(
+        f"[p2]\nhost = {sandbox.url}\nscopes = sql\n\n[bare]\nhost = {sandbox.url}\n"
+    )
+    res = run("token", "-p", "p2", "--storage", "file")
+    assert res.returncode == 4
+    assert res.stderr.rstrip().endswith("Run: scopedauth login --profile p2")
+    other = run("token", "-p", "p2", "--scopes", "sql,files.files", "--storage", "file")
+    assert other.stderr.rstrip().endswith("Run: scopedauth login --profile p2 --scopes 'files.files sql'")
+    bare = run("token", "-p", "bare", "--storage", "file")
+    assert bare.returncode == 4 and bare.stderr.rstrip().endswith("Run: scopedauth login --profile bare")

@@ -784,3 +784,67 @@ def test_resolve_target_reads_the_given_env_not_os_environ(
         case.scopes,
         case.profile,
     )
+
+
+# -- login_command for a target from a profile ----------------------------------------------------
+
+NAMED = """\
+[p2]
+host = https://h.cloud.databricks.com
+scopes = sql
+
+[bare]
+host = https://h.cloud.databricks.com
+
+[sp]
+host = https://h.cloud.databricks.com
+client_id = sp-client
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "command"),
+    [
+        ({"profile": "p2"}, "scopedauth login --profile p2"),
+        ({"profile": "p2", "scopes": "sql files.files"}, "scopedauth login --profile p2 --scopes 'files.files sql'"),
+        ({"profile": "p2", "refresh_token": False}, "scopedauth login --profile p2 --scopes sql --no-refresh-token"),
+        ({"profile": "bare", "scopes": "all-apis"}, "scopedauth login --profile bare"),  # what login asks by default
+        ({"profile": "bare", "scopes": "sql"}, "scopedauth login --profile bare --scopes sql"),
+        ({"profile": "sp", "scopes": "all-apis"}, "scopedauth login --profile sp"),
+        ({"profile": "sp", "client_id": "other"}, "scopedauth login --profile sp --client-id other"),
+        ({"profile": "bare", "client_id": "databricks-cli", "scopes": "all-apis"}, "scopedauth login --profile bare"),
+    ],
+)
+def test_login_command_of_a_profile_target_names_the_profile(cfg: Path, options: dict[str, Any], command: str) -> None:
+    cfg.write_text(NAMED)
+    target = resolve_target(**options)
+    if not target.scopes:
+        target = resolve_target(**options, scopes="all-apis")
+    assert target.profile == options["profile"]
+    assert target.login_command() == command
+    # the printed command resolves to the very same grant
+    words = shlex.split(command)[2:]
+    flags = {"--profile": "profile", "--client-id": "client_id", "--scopes": "scopes"}
+    again: dict[str, Any] = {}
+    while words:
+        word = words.pop(0)
+        if word == "--no-refresh-token":
+            again["refresh_token"] = False
+        else:
+            again[flags[word]] = words.pop(0)
+    resolved = resolve_target(**again)
+    if not resolved.scopes:
+        resolved = resolve_target(**again, scopes="all-apis")
+    assert resolved.key == target.key
+
+
+def test_login_command_falls_back_to_the_host_when_the_profile_no_longer_names_it(cfg: Path) -> None:
+    cfg.write_text(NAMED)
+    moved = Target("https://moved.cloud.databricks.com", scopes=("sql", OFFLINE_ACCESS), profile="p2")
+    assert moved.login_command() == "scopedauth login --host https://moved.cloud.databricks.com --scopes sql"
+    gone = Target("https://h.cloud.databricks.com", scopes=("sql", OFFLINE_ACCESS), profile="gone")
+    assert gone.login_command() == "scopedauth login --host https://h.cloud.databricks.com --scopes sql"
+    sp = resolve_target(profile="sp", scopes="sql")
+    assert shlex.join(sp.command_words("login", client_id=True)) == (
+        "scopedauth login --profile sp --client-id sp-client --scopes sql"
+    )

@@ -14,11 +14,15 @@ from pathlib import Path
 import pytest
 import requests
 
+import scopedauth
+from scopedauth import oauth
 from scopedauth.backends import FileBackend
 from scopedauth.config import resolve_target
+from scopedauth.errors import InvalidGrantError
 from scopedauth.sandbox import Sandbox, hs256
 from scopedauth.store import TokenStore
 from tests.clitools import base_env, file_records, records, run
+from tests.users import scripted_user, user_login
 
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 
@@ -140,3 +144,36 @@ def test_other_subject_token_types_pass_through(sandbox: Sandbox, tmp_path: Path
     assert next(iter(records(tmp_path).values()))["grant"]["subject_token_type"] == access_type
     unsupported = exchange(sandbox, "--subject-token-env", "IDP_JWT", "--subject-token-type", "urn:x:saml", env=env)
     assert unsupported.returncode == 6 and "invalid_request" in unsupported.stderr
+
+
+def test_exchange_over_a_user_login_revokes_it_and_says_so(
+    sandbox: Sandbox, listener_port: int, tmp_path: Path
+) -> None:
+    user = user_login(sandbox, listener_port, "file", "sql")
+    assert user.refresh_token
+    res = exchange(sandbox, "--subject-token-env", "IDP_JWT", env=base_env(IDP_JWT=sandbox.make_subject_token()))
+    assert res.returncode == 0, res.stderr
+    assert f"replacing the stored user login for {user.target.describe()} (revoked its refresh token)" in res.stderr
+    assert sandbox.stats.revocations == 1
+    (record,) = records(tmp_path).values()
+    assert record["grant"]["type"] == "token_exchange"
+    with pytest.raises(InvalidGrantError):
+        oauth.refresh(user)  # the replaced grant is dead at the server, not just forgotten here
+
+    # a user login over the federated token: said too; it had no refresh token to revoke
+    said: list[str] = []
+
+    def login_as_user() -> scopedauth.Token:
+        return scopedauth.login(
+            host=sandbox.url, scopes="sql", store="file", port=listener_port, opener=scripted_user([]), say=said.append
+        )
+
+    again = login_as_user()
+    assert again.grant is None and again.refresh_token
+    assert f"scopedauth: replacing the stored federated token for {user.target.describe()}" in said
+    assert sandbox.stats.revocations == 1
+
+    # a second login of the same kind replaces quietly, as it always did
+    said.clear()
+    login_as_user()
+    assert said and not [line for line in said if "replacing" in line]

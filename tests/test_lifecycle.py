@@ -7,7 +7,9 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +155,34 @@ def test_login_without_scopes_honours_the_profiles_refresh_setting(isolated_env:
     assert session.resolve(for_login=True, profile="p").scopes == ("all-apis",)
     cfg.write_text("[p]\nhost = https://adb-1.azuredatabricks.net\n")
     assert session.resolve(for_login=True, profile="p").scopes == ("all-apis", "offline_access")
+
+
+@pytest.fixture
+def frozen() -> Iterator[Callable[[Path], None]]:
+    """Make a directory immutable (no entry added or removed, even by root); undone afterwards."""
+    done: list[str] = []
+
+    def freeze(path: Path) -> None:
+        res = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
+        if res.returncode != 0:
+            pytest.skip(f"cannot make {path} immutable here (chattr needs root): {res.stderr!r}")
+        done.append(str(path))
+
+    yield freeze
+    for path in done:
+        subprocess.run(["chattr", "-i", path], check=True)
+
+
+def test_logout_when_the_lock_file_cannot_be_removed(
+    sandbox: Sandbox, listener_port: int, frozen: Callable[[Path], None]
+) -> None:
+    # what Windows does to an open lock file (WinError 32), an immutable directory does here
+    token = user_login(sandbox, listener_port, "file", "sql")
+    lock = lock_path(token.target.key)
+    assert lock.exists()
+    frozen(lock.parent)
+    res = cli("logout", "--host", sandbox.url, "--scopes", "sql")
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr and "revoked and deleted" in res.stderr
+    assert lock.exists()  # left behind, harmlessly
+    assert json.loads(cli("status", "--output", "json").stdout) == []

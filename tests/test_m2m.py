@@ -226,3 +226,62 @@ def test_library_surface(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> N
     assert bad.value.error == "invalid_client" and "rotated-away" not in str(bad.value)
     with pytest.raises(ConfigError):
         scopedauth.login(store=store, client_secret_env="SP_SECRET", mode="paste", **opts)
+
+
+def test_environment_secret_goes_only_to_the_host_databricks_host_names(sandbox: Sandbox, tmp_path: Path) -> None:
+    sp = {"DATABRICKS_CLIENT_ID": "sp-client", "DATABRICKS_CLIENT_SECRET": SECRET}
+    me = f"{sandbox.url}/api/2.0/preview/scim/v2/Me"
+    # a URL alone names no target: the secret is not posted there and nothing is stored
+    by_url = run("call", me, env=base_env(**sp))
+    assert by_url.returncode == 4, by_url.stderr
+    assert f"scopedauth login --host {sandbox.url}" in by_url.stderr
+    # nor when DATABRICKS_HOST names another workspace, whatever --host says
+    elsewhere = base_env(**sp, DATABRICKS_HOST="https://elsewhere.cloud.databricks.com")
+    assert run("token", "--host", sandbox.url, "--scopes", "sql", env=elsewhere).returncode == 4
+    assert sandbox.stats.token_requests == 0 and records(tmp_path) == {}
+    # DATABRICKS_HOST names this workspace: then `call` and `token` mint
+    named = run("call", me, env=base_env(**sp, DATABRICKS_HOST=sandbox.url))
+    assert named.returncode == 0, named.stderr
+    assert sandbox.stats.client_credentials == 1
+    assert_secret_hidden(by_url.stderr, named.stderr, named.stdout)
+
+
+def test_call_by_url_does_not_borrow_a_profile_secret(sandbox: Sandbox, tmp_path: Path) -> None:
+    (tmp_path / "databrickscfg").write_text(
+        f"[DEFAULT]\nhost = {sandbox.url}\nclient_id = sp-client\nclient_secret = {SECRET}\n", encoding="utf-8"
+    )
+    me = f"{sandbox.url}/api/2.0/preview/scim/v2/Me"
+    # --client-id alone skips the file (as databricks-sdk does): the host comes from the URL only
+    by_url = run("call", me, "--client-id", "sp-client")
+    assert by_url.returncode == 4, by_url.stderr
+    assert sandbox.stats.token_requests == 0 and records(tmp_path) == {}
+    # the profile named: its own host, its own secret
+    named = run("call", me, "--profile", "DEFAULT")
+    assert named.returncode == 0, named.stderr
+    assert sandbox.stats.client_credentials == 1
+
+
+def test_find_secret_matches_host_and_account() -> None:
+    from scopedauth.m2m import find_secret, no_ambient_secret
+
+    host = "https://accounts.cloud.databricks.com"
+    target = resolve_target(host=host, account_id="acct-1", client_id="sp-client", scopes="sql", env={})
+    env = {"DATABRICKS_CLIENT_ID": "sp-client", "DATABRICKS_CLIENT_SECRET": SECRET}
+    assert find_secret(target, env=env) is None  # no DATABRICKS_HOST
+    assert find_secret(target, env={**env, "DATABRICKS_HOST": "accounts.cloud.databricks.com"}) is None
+    both = {**env, "DATABRICKS_HOST": "accounts.cloud.databricks.com", "DATABRICKS_ACCOUNT_ID": "acct-1"}
+    found = find_secret(target, env=both)
+    assert found is not None and found[0] == SECRET
+    assert find_secret(target, env={**both, "DATABRICKS_ACCOUNT_ID": "acct-2"}) is None
+    assert find_secret(target, env={**both, "DATABRICKS_HOST": "https://accounts.gcp.databricks.com"}) is None
+    with no_ambient_secret():
+        assert find_secret(target, env=both) is None
+        assert find_secret(target, "SP_SECRET", env={"SP_SECRET": SECRET}) is not None  # named: still used
+    assert find_secret(target, env=both) is not None
+
+
+def test_client_secret_env_needs_a_client_id(sandbox: Sandbox) -> None:
+    res = run("login", "--host", sandbox.url, "--client-secret-env", "SP_SECRET", env=base_env(SP_SECRET=SECRET))
+    assert res.returncode == 2
+    assert "--client-secret-env needs --client-id: databricks-cli is a public client" in res.stderr
+    assert sandbox.stats.token_requests == 0

@@ -6,7 +6,8 @@
 * Values reflected into our pages are escaped.
 * Tokens never reach stderr, DEBUG logs (scopedauth, root, urllib3, werkzeug, authlib),
   exception messages or tracebacks, or reprs.
-* The file store is 0600 inside a 0700 directory, whatever the umask.
+* The file store is 0600 inside a 0700 directory, whatever the umask (a directory the user named
+  that already existed keeps its own mode: tests/test_paths.py).
 * Plain-http endpoints are refused unless loopback, including from discovery metadata.
 * PKCE verifier and state carry at least 256 and 128 bits; the authorize URL always says S256
   and never carries the verifier.
@@ -630,12 +631,19 @@ def test_a_store_is_never_served_another_stores_cached_token() -> None:
 # -- the file store ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("where", ["own-loose-dir", "named-new-dir"])
 def test_file_store_is_0600_in_a_0700_directory_whatever_the_umask(
-    sandbox: Sandbox, listener_port: int, isolated_env: Path
+    sandbox: Sandbox, listener_port: int, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    config = isolated_env / "config"
-    config.mkdir(mode=0o755)
-    config.chmod(0o755)  # a directory someone created loosely beforehand
+    if where == "own-loose-dir":  # the default <config>/scopedauth, created loosely beforehand: tightened
+        monkeypatch.delenv("SCOPEDAUTH_CONFIG_DIR")
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(isolated_env / "xdg"))
+        config = isolated_env / "xdg" / "scopedauth"
+        config.mkdir(parents=True, mode=0o755)
+        config.chmod(0o755)
+    else:  # SCOPEDAUTH_CONFIG_DIR naming a directory that does not exist yet: created 0700
+        config = isolated_env / "config"
+        assert not config.exists()
     old = os.umask(0)
     try:
         first = login_with(sandbox, listener_port, approve([]), store="file")

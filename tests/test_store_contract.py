@@ -472,9 +472,11 @@ def test_chunks_count_utf16_units_not_characters(capped: tuple[TokenStore, Any])
 # -- the file store on disk -----------------------------------------------------------------
 
 
-def test_file_store_modes(isolated_env: Path) -> None:
-    config = isolated_env / "config"
-    config.mkdir(mode=0o755)
+def test_file_store_modes(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SCOPEDAUTH_CONFIG_DIR")  # the default place, <config>/scopedauth, is scopedauth's own
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(isolated_env / "xdg"))
+    config = isolated_env / "xdg" / "scopedauth"
+    config.mkdir(parents=True, mode=0o755)
     os.chmod(config, 0o755)  # noqa: S103 - too open on purpose: the store must tighten it
     store = open_store("file")
     store.save(make_token(make_target()))
