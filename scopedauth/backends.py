@@ -281,16 +281,19 @@ def _discover() -> Any:
 class KeyringBackend:
     """The OS keyring through the :mod:`keyring` package, every call bounded by a timeout.
 
-    ``service`` is the keyring service name (tests use their own so they never touch the user's
-    entries). A keyring remembered from an earlier run that fails in this session (no D-Bus over
-    SSH, uninstalled) is forgotten and discovery runs once more.
+    ``service`` is the keyring service name: ``scopedauth``, or ``SCOPEDAUTH_KEYRING_SERVICE``
+    (the test suite sets its own so it never touches the user's entries). A keyring remembered
+    from an earlier run that fails in this session (no D-Bus over SSH, uninstalled) is
+    forgotten and discovery runs once more.
     """
 
-    def __init__(self, keyring_backend: Any = None, timeout: float | None = None, *, service: str = SERVICE) -> None:
+    def __init__(
+        self, keyring_backend: Any = None, timeout: float | None = None, *, service: str | None = None
+    ) -> None:
         self._kr = keyring_backend
         self._from_hint = False
         self._direct: bool | None = None
-        self.service = service
+        self.service = service or os.environ.get("SCOPEDAUTH_KEYRING_SERVICE") or SERVICE
         self.timeout = keyring_timeout() if timeout is None else timeout
 
     @property

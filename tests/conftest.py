@@ -25,6 +25,29 @@ from scopedauth.store import TokenStore
 TESTS = Path(__file__).parent
 #: read before isolated_env clears every SCOPEDAUTH_* variable
 REQUIRE_KEYRING = os.environ.get("SCOPEDAUTH_REQUIRE_KEYRING") == "1"
+#: the keyring service every test (and every CLI it starts) writes under; purged after the run
+KEYRING_SERVICE = f"scopedauth-test-{secrets.token_hex(4)}"
+
+
+def purge_keyring_service(service: str) -> None:
+    """Delete every Secret Service item of ``service`` (best effort: no keyring, nothing to do)."""
+    try:
+        import secretstorage
+
+        with secretstorage.dbus_init() as conn:  # type: ignore[no-untyped-call]
+            for item in secretstorage.get_default_collection(conn).search_items({"service": service}):
+                item.delete()
+    except Exception:  # noqa: S110 - cleanup must never fail a run
+        pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _purge_test_keyring_entries() -> Iterator[None]:
+    yield
+    if os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        purge_keyring_service(KEYRING_SERVICE)
+
+
 APPROVE = TESTS / "agents" / "approve.py"
 
 
@@ -46,6 +69,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("SCOPEDAUTH_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "databrickscfg"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("SCOPEDAUTH_KEYRING_SERVICE", KEYRING_SERVICE)
     session.forget_memory()
     session._stores.clear()
     yield tmp_path
@@ -82,14 +106,11 @@ def require_keyring() -> None:
 def secret_service_backend() -> Iterator[KeyringBackend]:
     """The real Secret Service under a per-test service name, purged afterwards."""
     require_keyring()
-    import secretstorage
     from keyring.backends.SecretService import Keyring
 
     service = f"scopedauth-test-{secrets.token_hex(4)}"
     yield KeyringBackend(Keyring(), service=service)
-    with secretstorage.dbus_init() as conn:  # type: ignore[no-untyped-call]
-        for item in secretstorage.get_default_collection(conn).search_items({"service": service}):
-            item.delete()
+    purge_keyring_service(service)
 
 
 @pytest.fixture(params=["memory", "file", "secret-service"])

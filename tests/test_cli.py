@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from scopedauth.sandbox import Sandbox
-from tests.conftest import APPROVE, require_keyring
+from tests.conftest import APPROVE, KEYRING_SERVICE, require_keyring
 
 CLI = [sys.executable, "-m", "scopedauth"]
 
@@ -57,7 +57,7 @@ def test_login_in_one_process_token_in_another_real_keyring(
     from keyring.backends.SecretService import Keyring
 
     key = f"{sandbox.url}|databricks-cli|files.files offline_access sql"
-    record = json.loads(Keyring().get_password("scopedauth", key))
+    record = json.loads(Keyring().get_password(KEYRING_SERVICE, key))
     assert record["version"] == 1 and record["access_token"] == access
     assert access not in login.stderr + login.stdout
 
@@ -74,7 +74,7 @@ def test_login_in_one_process_token_in_another_real_keyring(
     out = run("logout", "--host", sandbox.url)
     assert out.returncode == 0 and "revoked and deleted" in out.stderr
     assert sandbox.stats.revocations == 1
-    assert Keyring().get_password("scopedauth", key) is None
+    assert Keyring().get_password(KEYRING_SERVICE, key) is None
     again = run("token", "--host", sandbox.url)
     assert again.returncode == 4
 

@@ -21,7 +21,7 @@ from scopedauth.errors import ConfigError, LoginRequiredError, TokenEndpointErro
 from scopedauth.sandbox import Sandbox
 from scopedauth.store import TokenStore
 from tests.clitools import base_env, file_records, records, run
-from tests.conftest import require_keyring
+from tests.conftest import KEYRING_SERVICE, require_keyring
 
 SECRET = "sp-secret"
 
@@ -148,12 +148,12 @@ def test_store_secret_in_the_real_keyring(sandbox: Sandbox) -> None:
     try:
         res = sp_login(sandbox, "--client-secret-env", "SP_SECRET", "--store-secret", env=env)
         assert res.returncode == 0, res.stderr
-        assert Keyring().get_password("scopedauth", key + "#client-secret") == SECRET
-        assert SECRET not in Keyring().get_password("scopedauth", key)
+        assert Keyring().get_password(KEYRING_SERVICE, key + "#client-secret") == SECRET
+        assert SECRET not in Keyring().get_password(KEYRING_SERVICE, key)
     finally:
         run("logout", "--host", sandbox.url, "--client-id", "sp-client", "-s", "sql", env=env)
-    assert Keyring().get_password("scopedauth", key + "#client-secret") is None
-    assert Keyring().get_password("scopedauth", key) is None
+    assert Keyring().get_password(KEYRING_SERVICE, key + "#client-secret") is None
+    assert Keyring().get_password(KEYRING_SERVICE, key) is None
 
 
 def test_databricks_client_variables_need_no_login(sandbox: Sandbox, tmp_path: Path) -> None:
