@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -44,6 +42,7 @@ from scopedauth.errors import (
 from scopedauth.oauth import parse_token_response
 from scopedauth.store import TokenStore
 from scopedauth.tokens import Token, utcnow
+from tests.localhttp import LoopbackServer, QuietHandler
 
 STATE = "S1gn3d-state_value.of~43-characters-xxxxxxx"
 REDIRECT = "http://localhost:8020"
@@ -110,6 +109,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(plain_text, inner, max_size=4),
     max_leaves=12,
 )
+
 token_fields = {
     "access_token": st.one_of(st.just("eyJ.access.token"), json_values),
     "token_type": st.one_of(st.sampled_from(["Bearer", "bearer", "BEARER", "mac", ""]), json_values),
@@ -332,7 +332,7 @@ def test_stored_text_gives_a_token_or_a_storage_error(text: str) -> None:
 # -- the store never gains a record from a failing input ---------------------------------------
 
 
-class FuzzServer:
+class FuzzServer(LoopbackServer):
     """Workspace discovery and a token endpoint on loopback answering whatever the test sets."""
 
     def __init__(self) -> None:
@@ -341,17 +341,7 @@ class FuzzServer:
         self.token_requests = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-            def _send(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 if self.path == "/oidc/.well-known/oauth-authorization-server":
                     meta = {
@@ -359,23 +349,16 @@ class FuzzServer:
                         "authorization_endpoint": f"{outer.url}/oidc/v1/authorize",
                         "token_endpoint": f"{outer.url}/oidc/v1/token",
                     }
-                    self._send(200, json.dumps(meta).encode())
+                    self.send_body(200, meta)
                 else:
-                    self._send(404, b"{}")
+                    self.send_body(404, b"{}")
 
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.read_body()
                 outer.token_requests += 1
-                self._send(outer.status, outer.body)
+                self.send_body(outer.status, outer.body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import json
 import selectors
 import socket
 import socketserver
@@ -20,7 +19,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,7 @@ from scopedauth.sandbox import Sandbox, SandboxConfig
 from scopedauth.store import TokenStore
 from tests.agents.user import consent, follow
 from tests.clitools import AGENT, base_env, records, run
+from tests.localhttp import LoopbackServer, QuietHandler
 
 FAKE_HOST = "workspace.example.test"
 
@@ -289,43 +288,26 @@ def test_loopback_never_goes_through_the_proxy(
 # -- retries --------------------------------------------------------------------------------------
 
 
-class FlakyDiscovery:
+class FlakyDiscovery(LoopbackServer):
     """Serves the sandbox's metadata, answering the first ``failures`` GETs with ``status``."""
 
     def __init__(self, sb: Sandbox, failures: int, status: int = 503) -> None:
         self.hits: list[str] = []
         flaky = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 flaky.hits.append(self.path)
                 if len(flaky.hits) <= failures:
-                    self.send_response(status)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self.send_body(status, b"")
                     return
-                body = json.dumps(
-                    {
-                        "authorization_endpoint": f"{sb.url}/oidc/v1/authorize",
-                        "token_endpoint": f"{sb.url}/oidc/v1/token",
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                endpoints = {
+                    "authorization_endpoint": f"{sb.url}/oidc/v1/authorize",
+                    "token_endpoint": f"{sb.url}/oidc/v1/token",
+                }
+                self.send_body(200, endpoints)
 
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def test_discovery_is_retried_on_503(sandbox: Sandbox) -> None:

@@ -33,7 +33,6 @@ import traceback
 import weakref
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urljoin, urlsplit
@@ -58,6 +57,7 @@ from scopedauth.sandbox import Sandbox
 from scopedauth.sandbox.useragent import _ConsentForm
 from scopedauth.store import TokenStore
 from scopedauth.tokens import Token, utcnow
+from tests.localhttp import LoopbackServer, QuietHandler
 
 STATE = "s" * 43
 #: looks like a Databricks personal access token / JWT: what a scanner of logs would look for
@@ -124,7 +124,7 @@ def approve(pages: list[requests.Response]) -> Callable[[str], None]:
     return user
 
 
-class LocalOAuth:
+class LocalOAuth(LoopbackServer):
     """A loopback stand-in for a workspace whose discovery documents the test writes.
 
     The token endpoint records every POSTed form and answers with a fixed good token.
@@ -135,31 +135,16 @@ class LocalOAuth:
         self.token_posts: list[dict[str, list[str]]] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-            def _json(self, status: int, data: object) -> None:
-                body = json.dumps(data).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 doc = outer.docs.get(self.path)
-                self._json(200 if doc is not None else 404, doc if doc is not None else {"error": "not found"})
+                self.send_body(200 if doc is not None else 404, doc if doc is not None else {"error": "not found"})
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                outer.token_posts.append(parse_qs(body, keep_blank_values=True))
-                self._json(200, {"access_token": "eyJ.local", "token_type": "Bearer", "expires_in": 3600})
+                outer.token_posts.append(parse_qs(self.read_body().decode(), keep_blank_values=True))
+                self.send_body(200, {"access_token": "eyJ.local", "token_type": "Bearer", "expires_in": 3600})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     def metadata(self, **override: str) -> None:
         doc = {
@@ -169,10 +154,6 @@ class LocalOAuth:
         }
         doc.update(override)
         self.docs["/oidc/.well-known/oauth-authorization-server"] = doc
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
