@@ -269,3 +269,24 @@ def test_token_for_a_profile_prints_a_login_command_naming_the_profile(sandbox: 
     assert other.stderr.rstrip().endswith("Run: scopedauth login --profile p2 --scopes 'files.files sql'")
     bare = run("token", "-p", "bare", "--storage", "file")
     assert bare.returncode == 4 and bare.stderr.rstrip().endswith("Run: scopedauth login --profile bare")
+
+
+def test_sandbox_command_serves_until_stopped() -> None:
+    """``scopedauth sandbox`` prints its two URLs on stdout and serves discovery until SIGTERM."""
+    import requests
+
+    proc = subprocess.Popen(
+        [*CLI, "sandbox"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
+    )
+    try:
+        assert proc.stdout is not None
+        workspace, app = proc.stdout.readline().strip(), proc.stdout.readline().strip()
+        assert workspace.startswith("http://127.0.0.1:") and app.startswith("http://127.0.0.1:")
+        with requests.Session() as http:
+            http.trust_env = False
+            meta = http.get(f"{workspace}/oidc/.well-known/oauth-authorization-server", timeout=10).json()
+        assert meta["token_endpoint"] == f"{workspace}/oidc/v1/token"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0
