@@ -55,8 +55,8 @@ class BearerAuth:
         sent = request.headers.get("Authorization") or ""
         if not sent.startswith("Bearer "):
             return response  # our header was stripped (cross-host redirect): not ours to retry
-        if request.body is not None and hasattr(request.body, "read"):
-            return response  # a streamed body cannot be sent twice
+        if request.body is not None and not isinstance(request.body, (bytes, str)):
+            return response  # a file, generator or iterator was consumed by the first send
         options = {k: v for k, v in self._options.items() if k not in _GET_TOKEN_ONLY}
         fresh = session.renew(self._target, rejected=sent.removeprefix("Bearer "), **options)
         response.content  # noqa: B018  (drain so the connection can be reused)
@@ -77,16 +77,25 @@ def credentials_strategy(target: Target | None = None, **options: Any) -> Any:
     """A databricks-sdk ``OauthCredentialsStrategy`` serving scopedauth's scoped token.
 
     ``WorkspaceClient(host=…, credentials_strategy=scopedauth.credentials_strategy(scopes=[…]))``;
-    ``config.oauth_token()`` then returns the scoped token. The host defaults to the SDK
-    config's host; an ``accounts.*`` host takes the config's account id.
+    ``config.oauth_token()`` then returns the scoped token. Unless told otherwise, the target
+    is the SDK config's: its profile when it has one (so ``WorkspaceClient(profile="p", …)``
+    and ``scopedauth token --profile p`` agree on host, client and scopes), else its host,
+    client id and scopes; an ``accounts.*`` host takes the config's account id.
     """
     from databricks.sdk.credentials_provider import OAuthCredentialsProvider, OauthCredentialsStrategy
     from databricks.sdk.oauth import Token as SdkToken
 
     def provider(cfg: Any) -> OAuthCredentialsProvider:
         opts = dict(options)
-        if target is None and not opts.get("host") and not opts.get("profile") and cfg.host:
-            opts["host"] = cfg.host
+        if target is None and not opts.get("host") and not opts.get("profile"):
+            if cfg.profile:
+                opts["profile"] = cfg.profile
+            elif cfg.host:
+                opts["host"] = cfg.host
+                if cfg.client_id and not opts.get("client_id"):
+                    opts["client_id"] = cfg.client_id
+                if cfg.scopes and not opts.get("scopes"):
+                    opts["scopes"] = cfg.scopes
         host = urlsplit(str(opts.get("host") or cfg.host or "")).hostname or ""
         if target is None and not opts.get("account_id") and cfg.account_id and host.startswith("accounts"):
             opts["account_id"] = cfg.account_id

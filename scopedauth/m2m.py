@@ -219,11 +219,24 @@ def forget_secret(store: TokenStore, target: Target) -> None:
         store.backend.delete(secret_key(target))
 
 
+def _env_still_ours(target: Target, name: str, env: Mapping[str, str]) -> bool:
+    """Whether the variable a record names may still be read for this target.
+
+    A variable the user chose (``--client-secret-env VAR``) is theirs to keep right. The SDK's
+    shared ``DATABRICKS_CLIENT_SECRET`` may meanwhile belong to another service principal or
+    workspace, so it counts only while ``DATABRICKS_CLIENT_ID`` and ``DATABRICKS_HOST`` still
+    name this one, exactly as when the record was first minted (:func:`find_secret`).
+    """
+    if name != ENV_CLIENT_SECRET:
+        return True
+    return _ambient_allowed.get() and env.get(ENV_CLIENT_ID) == target.client_id and _env_names_target(target, env)
+
+
 def _secret_for(token: Token, store: TokenStore, env: Mapping[str, str]) -> str | None:
     grant = token.grant
     if grant is None:
         return None
-    if grant.client_secret_env:
+    if grant.client_secret_env and _env_still_ours(token.target, grant.client_secret_env, env):
         secret = _env_secret(grant.client_secret_env, env)
         if secret:
             return secret

@@ -50,7 +50,7 @@ def login(
     Holds the target's lock so a concurrent refresh cannot interleave.
     """
     from .locks import target_lock
-    from .m2m import choose_secret
+    from .m2m import choose_secret, forget_secret
 
     st = store_for(store)
     target = resolve(target, store=st, for_login=True, **options)
@@ -78,6 +78,7 @@ def login(
             read_line=read_line,
             opener=opener,
         )
+        forget_secret(st, target)  # a secret kept for a service principal under this key is now orphaned
         _retire(replaced, say)
     remember(st, token)
     return token
@@ -102,6 +103,7 @@ def exchange(
     """
     from . import federation
     from .locks import target_lock
+    from .m2m import forget_secret
 
     grant = federation.source(
         subject_token_file=subject_token_file,
@@ -113,6 +115,7 @@ def exchange(
     with target_lock(target.key):
         replaced = _other_kind(st, target, grant=True)
         token = federation.exchange(target, st, grant)
+        forget_secret(st, target)
         _retire(replaced, say or _stderr)
     remember(st, token)
     return token
@@ -153,8 +156,9 @@ def logout(
     revoke: bool = True,
     **options: Any,
 ) -> list[LogoutResult]:
-    """Revoke (RFC 7009, when advertised) and delete stored grants; remove their lock files."""
+    """Revoke (RFC 7009, when advertised) and delete stored grants, kept client secrets and lock files."""
     from .locks import lock_path, target_lock
+    from .m2m import forget_secret
 
     st = store_for(store)
     chosen = st.targets() if all_targets else [resolve(target, store=st, **options)]
@@ -166,10 +170,7 @@ def logout(
             except StorageError:
                 token = None
             revoked = bool(token and revoke and _revoke(token))
-            if token is not None and token.grant is not None and token.grant.client_secret_stored:
-                from .m2m import forget_secret
-
-                forget_secret(st, tgt)
+            forget_secret(st, tgt)  # whatever the record says: an orphaned secret must not outlive it
             deleted = st.delete(tgt)
             if sys.platform != "win32":  # Windows cannot unlink an open file; filelock removes it on release there
                 with contextlib.suppress(OSError):  # only tidiness: the record is gone already

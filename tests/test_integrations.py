@@ -165,3 +165,52 @@ def test_credentials_strategy_with_nothing_stored_names_the_login(sandbox: Sandb
             host=sandbox.url, credentials_strategy=scopedauth.credentials_strategy(scopes=SCOPES, store=store)
         )
     assert info.value.command == f"scopedauth login --host {sandbox.url} --scopes 'iam.current-user:read sql'"
+
+
+def test_bearer_auth_does_not_resend_a_consumed_streamed_body(store: TokenStore, http: requests.Session) -> None:
+    from scopedauth.config import Target
+    from scopedauth.tokens import Token, utcnow
+    from tests.localhttp import LoopbackServer, QuietHandler
+
+    bodies: list[bytes] = []
+
+    class Refuses(QuietHandler):
+        def do_POST(self) -> None:
+            chunks = b""
+            while True:  # requests streams a generator with chunked encoding
+                size = int(self.rfile.readline().strip() or b"0", 16)
+                chunks += self.rfile.read(size + 2)[:size]
+                if size == 0:
+                    break
+            bodies.append(chunks)
+            self.send_body(401, {"error": "expired"})
+
+    target = Target("https://adb-1.azuredatabricks.net", scopes=("sql",))
+    store.save(Token(target, access_token="stale", expiry=utcnow() + timedelta(hours=1)))
+    server = LoopbackServer(Refuses)
+    try:
+        resp = http.post(
+            server.url,
+            data=(part for part in [b"a", b"b"]),
+            timeout=10,
+            auth=scopedauth.BearerAuth(target, store=store),
+        )
+    finally:
+        server.close()
+    assert resp.status_code == 401 and resp.history == []
+    assert bodies == [b"ab"], "the retry would have sent an empty body"
+
+
+def test_credentials_strategy_follows_the_sdk_profile(
+    sandbox: Sandbox, listener_port: int, store: TokenStore, isolated_env: Any
+) -> None:
+    import os
+    from pathlib import Path
+
+    from databricks.sdk import WorkspaceClient
+
+    Path(os.environ["DATABRICKS_CONFIG_FILE"]).write_text(f"[my-app]\nhost = {sandbox.url}\nscopes = sql\n")
+    _login(sandbox, listener_port, store)  # iam.current-user:read + sql
+    only_sql = user_login(sandbox, listener_port, store, "sql")
+    w = WorkspaceClient(profile="my-app", credentials_strategy=scopedauth.credentials_strategy(store=store))
+    assert w.config.oauth_token().access_token == only_sql.access_token

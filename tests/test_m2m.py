@@ -285,3 +285,42 @@ def test_client_secret_env_needs_a_client_id(sandbox: Sandbox) -> None:
     assert res.returncode == 2
     assert "--client-secret-env needs --client-id: databricks-cli is a public client" in res.stderr
     assert sandbox.stats.token_requests == 0
+
+
+def test_remint_never_sends_another_service_principals_environment_secret(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A record minted from DATABRICKS_CLIENT_SECRET re-reads it only while the variables still name it."""
+    env = base_env(DATABRICKS_HOST=sandbox.url, DATABRICKS_CLIENT_ID="sp-client", DATABRICKS_CLIENT_SECRET=SECRET)
+    assert run("token", "--scopes", "sql", env=env).returncode == 0
+    make_stale(sandbox)
+    other = base_env(
+        DATABRICKS_HOST="https://other-workspace.cloud.databricks.com",
+        DATABRICKS_CLIENT_ID="other-sp",
+        DATABRICKS_CLIENT_SECRET="OTHER-SP-SECRET",
+    )
+    res = sp_token(sandbox, env=other)
+    assert res.returncode == 4, res.stderr  # login required: the shell now holds someone else's secret
+    assert sandbox.stats.client_credentials == 1  # nothing was posted to the token endpoint
+    again = sp_token(sandbox, env=env)  # the variables name sp-client on this host again: minted
+    assert again.returncode == 0 and sandbox.stats.client_credentials == 2
+
+
+def test_logout_removes_a_kept_secret_even_when_the_record_no_longer_mentions_it(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scopedauth.m2m import secret_key
+
+    monkeypatch.setenv("SP_SECRET", SECRET)
+    store = TokenStore(MemoryBackend())
+    token = scopedauth.login(
+        host=sandbox.url,
+        client_id="sp-client",
+        client_secret_env="SP_SECRET",
+        store_secret=True,
+        scopes="sql",
+        store=store,
+    )
+    assert store.backend.get(secret_key(token.target)) == SECRET
+    store.save(token.replace(grant=None))  # replaced by a grant of another kind, as exchange would
+    scopedauth.logout(token.target, store=store)
+    assert store.backend.get(secret_key(token.target)) is None
+    assert store.backend.data == {} or set(store.backend.data) == {".index"}  # type: ignore[attr-defined]
