@@ -68,11 +68,17 @@ _SHELL_ALIASES = {
 
 
 def token_variables(token: Token) -> dict[str, str]:
-    """The variables ``env`` prints: host, account (account targets), token, expiry (RFC 3339)."""
+    """The variables ``env`` prints: host, account (account targets), token, auth type, expiry.
+
+    ``DATABRICKS_AUTH_TYPE=pat`` makes databricks-sdk and the CLI use this token even when the
+    shell also holds a profile or client credentials; without it they refuse the mix ("more
+    than one authorization method configured").
+    """
     values = {"DATABRICKS_HOST": token.target.host}
     if token.target.account_id:
         values["DATABRICKS_ACCOUNT_ID"] = token.target.account_id
     values["DATABRICKS_TOKEN"] = token.access_token
+    values["DATABRICKS_AUTH_TYPE"] = "pat"
     if token.expiry is not None:
         values["SCOPEDAUTH_TOKEN_EXPIRY"] = format_time(token.expiry)
     return values

@@ -222,6 +222,7 @@ def test_env_output_evaluated_by_bash_and_fish(sandbox: Sandbox, token: scopedau
     assert [line.split("=")[0] for line in bash.stdout.splitlines()] == [
         "export DATABRICKS_HOST",
         "export DATABRICKS_TOKEN",
+        "export DATABRICKS_AUTH_TYPE",
         "export SCOPEDAUTH_TOKEN_EXPIRY",
     ]
     printed = subprocess.run(
@@ -259,4 +260,29 @@ def test_account_targets_export_the_account_id() -> None:
     from scopedauth.config import Target
 
     tok = scopedauth.Token(Target("https://accounts.cloud.databricks.com", account_id="abc-1"), "t0k")
-    assert list(token_variables(tok)) == ["DATABRICKS_HOST", "DATABRICKS_ACCOUNT_ID", "DATABRICKS_TOKEN"]
+    assert list(token_variables(tok)) == [
+        "DATABRICKS_HOST",
+        "DATABRICKS_ACCOUNT_ID",
+        "DATABRICKS_TOKEN",
+        "DATABRICKS_AUTH_TYPE",
+    ]
+
+
+def test_env_wins_over_a_profile_left_in_the_shell(sandbox: Sandbox, token: scopedauth.Token) -> None:
+    """eval "$(scopedauth env)" in a shell that also names a service-principal profile: the SDK uses our token."""
+    cfg = Path(os.environ["DATABRICKS_CONFIG_FILE"])
+    cfg.write_text(f"[other]\nhost = {sandbox.url}\nclient_id = sp-client\nclient_secret = sp-secret\n")
+    out = _env_cli(sandbox, "--shell", "bash")
+    sdk = (
+        "from databricks.sdk import WorkspaceClient; w = WorkspaceClient(); "
+        "print(w.config.auth_type, w.current_user.me().user_name)"
+    )
+    res = subprocess.run(
+        ["bash", "-c", 'eval "$1"; exec "$2" -c "$3"', "bash", out.stdout, sys.executable, sdk],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DATABRICKS_CONFIG_PROFILE": "other"},
+    )
+    assert res.returncode == 0, res.stderr[-800:]
+    assert res.stdout.split() == ["pat", "demo@example.com"]
