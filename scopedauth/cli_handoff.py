@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
-import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -27,12 +25,11 @@ from .errors import ConfigError, ScopedAuthError
 from .exports import SHELLS
 
 if TYPE_CHECKING:
-    import subprocess
+    pass
 
-__all__ = ["EXIT_HTTP_ERROR", "call", "env", "exec_", "run_child", "run_exec", "scopes"]
+__all__ = ["EXIT_HTTP_ERROR", "call", "env", "exec_", "run_exec", "scopes"]
 
 EXIT_HTTP_ERROR = 22
-_FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 @click.command()
@@ -67,69 +64,18 @@ def run_exec(command: list[str], *, store: Any = None, environ: dict[str, str] |
     SDKs re-ask the service as their token nears expiry; DATABRICKS_TOKEN (valid at start) is for
     plain tools. The pinned auth type makes SDKs ignore it rather than refuse "more than one
     authorization method configured". Conflicting DATABRICKS_* settings are dropped."""
-    from . import session
+    from . import child, session
     from .exports import child_environment, token_variables
     from .metadata import MetadataServer
 
     target = session.resolve(store=store, **options)
     token = session.get_token(target, store=store)  # fail before starting anything
-    with MetadataServer(target.host, lambda: session.get_token(target, store=store)) as server:
+    # signals are held before the server's threads start, so only this thread ever receives them
+    with child.held_signals(), MetadataServer(target.host, lambda: session.get_token(target, store=store)) as server:
         values = token_variables(token)
         values["DATABRICKS_METADATA_SERVICE_URL"] = server.url
         values["DATABRICKS_AUTH_TYPE"] = "metadata-service"
-        return run_child(command, child_environment(os.environ if environ is None else environ, values))
-
-
-def run_child(command: list[str], environ: dict[str, str]) -> int:
-    """Run ``command``, passing SIGINT/SIGTERM/SIGHUP on; its exit code, 128+N if killed by N.
-
-    A Ctrl-C typed at the terminal already reaches the child (same foreground process group),
-    so SIGINT is passed on only when it was not the terminal's (e.g. ``kill -INT``).
-    """
-    import subprocess
-
-    child: list[subprocess.Popen[bytes]] = []
-    pending: list[int] = []
-
-    def forward(signum: int, _frame: Any) -> None:
-        if not child:
-            pending.append(signum)
-        elif not (signum == signal.SIGINT and _terminal_sent_it(child[0].pid)):
-            child[0].send_signal(signum)
-
-    handlers: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        handlers = {signum: signal.signal(signum, forward) for signum in _FORWARDED}
-    try:
-        try:
-            child.append(subprocess.Popen(command, env=environ))
-        except FileNotFoundError:
-            say(f"scopedauth: error: command not found: {command[0]}")
-            return 127
-        except OSError as exc:
-            say(f"scopedauth: error: cannot run {command[0]}: {exc.strerror or exc}")
-            return 126
-        for signum in pending:
-            child[0].send_signal(signum)
-        code = child[0].wait()
-    finally:
-        for signum, previous in handlers.items():
-            signal.signal(signum, previous)
-    return 128 - code if code < 0 else code
-
-
-def _terminal_sent_it(child_pid: int) -> bool:
-    """True when we and the child are the terminal's foreground process group."""
-    if os.name != "posix":
-        return True  # Windows delivers Ctrl-C to every process on the console
-    try:
-        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)  # fails without a controlling terminal
-        try:
-            return os.tcgetpgrp(fd) == os.getpgrp() == os.getpgid(child_pid)
-        finally:
-            os.close(fd)
-    except OSError:
-        return False  # then the signal came from a process, not from a keyboard
+        return child.run(command, child_environment(os.environ if environ is None else environ, values), say)
 
 
 @click.command()

@@ -325,3 +325,49 @@ def test_signals_reach_the_child_and_its_fate_is_the_exit_code(
     assert proc.returncode == expected, err
     if child[0] == sys.executable:
         assert out.strip() == f"child got {int(sig)}"
+
+
+COUNT_INT = """
+import signal, time
+seen = []
+signal.signal(signal.SIGINT, lambda *_: seen.append(1))
+print("ready", flush=True)
+end = time.monotonic() + 1.5
+while time.monotonic() < end:
+    time.sleep(0.05)
+print(f"done {len(seen)}", flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["keyboard", "kill"])
+def test_sigint_reaches_the_child_exactly_once_in_a_terminal(sandbox: Sandbox, listener_port: int, how: str) -> None:
+    """In a terminal, Ctrl-C already reaches the child (not passed on again); kill -INT does not (passed on)."""
+    import pty
+
+    _login(sandbox, listener_port, "file")
+    pid, fd = pty.fork()  # the child leads a new session whose controlling terminal is the pty
+    if pid == 0:  # pragma: no cover - replaced by exec
+        os.execvpe(
+            sys.executable,
+            [*CLI, "exec", "--host", sandbox.url, "--storage", "file", "--", sys.executable, "-c", COUNT_INT],
+            dict(os.environ),
+        )
+    output = b""
+    deadline = time.monotonic() + 30
+    try:
+        while b"ready" not in output and time.monotonic() < deadline:
+            output += os.read(fd, 1024)
+        if how == "keyboard":
+            os.write(fd, b"\x03")  # the terminal driver signals the whole foreground group
+        else:
+            os.kill(pid, signal.SIGINT)  # only scopedauth hears this one
+        while b"done" not in output and time.monotonic() < deadline:
+            try:
+                output += os.read(fd, 1024)
+            except OSError:
+                break
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert b"done 1" in output, output
+    assert os.waitstatus_to_exitcode(status) == 0
