@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from . import transport
-from .config import OFFLINE_ACCESS, Target, parse_scopes
+from .config import DEFAULT_CLIENT_ID, OFFLINE_ACCESS, Target, parse_scopes
 from .endpoints import Endpoints, check_secure
 from .errors import ConfigError, InvalidGrantError, TokenEndpointError
 from .tokens import Token, utcnow
@@ -220,14 +220,19 @@ def token_exchange(target: Target, endpoints: Endpoints, subject_token: str, sub
     """RFC 8693: trade another identity provider's token for a Databricks one.
 
     Not retried on 5xx: a one-time subject token (some identity providers bind them to one
-    use) may already have been spent by the first attempt.
+    use) may already have been spent by the first attempt. With the default client no
+    ``client_id`` is sent: Databricks reads an exchange without one as account-wide token
+    federation, and one with a client id as workload identity federation of that service
+    principal (``--client-id``).
     """
     session = _session(target)
     url = endpoints.token_endpoint
+    account_wide = target.client_id == DEFAULT_CLIENT_ID
     data = _call(
         url,
         lambda: session.fetch_token(
             url,
+            auth=_no_client_auth if account_wide else None,
             grant_type=TOKEN_EXCHANGE_GRANT,
             subject_token=subject_token,
             subject_token_type=subject_token_type,
@@ -236,6 +241,11 @@ def token_exchange(target: Target, endpoints: Endpoints, subject_token: str, sub
         ),
     )
     return parse_token_response(target, data, token_endpoint=url)
+
+
+def _no_client_auth(request: Any) -> Any:
+    """A requests auth that adds nothing (authlib's public-client auth would add client_id)."""
+    return request
 
 
 def revoke(token: Token, revocation_endpoint: str) -> bool:

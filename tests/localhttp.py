@@ -10,6 +10,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 
 class QuietHandler(BaseHTTPRequestHandler):
@@ -42,3 +43,35 @@ class LoopbackServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class LocalOAuth(LoopbackServer):
+    """A loopback stand-in for a workspace whose discovery documents the test writes.
+
+    The token endpoint records every POSTed form and answers with a fixed good token.
+    """
+
+    def __init__(self) -> None:
+        self.docs: dict[str, object] = {}
+        self.token_posts: list[dict[str, list[str]]] = []
+        outer = self
+
+        class Handler(QuietHandler):
+            def do_GET(self) -> None:
+                doc = outer.docs.get(self.path)
+                self.send_body(200 if doc is not None else 404, doc if doc is not None else {"error": "not found"})
+
+            def do_POST(self) -> None:
+                outer.token_posts.append(parse_qs(self.read_body().decode(), keep_blank_values=True))
+                self.send_body(200, {"access_token": "eyJ.local", "token_type": "Bearer", "expires_in": 3600})
+
+        super().__init__(Handler)
+
+    def metadata(self, **override: str) -> None:
+        doc = {
+            "issuer": f"{self.url}/oidc",
+            "authorization_endpoint": f"{self.url}/oidc/v1/authorize",
+            "token_endpoint": f"{self.url}/oidc/v1/token",
+        }
+        doc.update(override)
+        self.docs["/oidc/.well-known/oauth-authorization-server"] = doc

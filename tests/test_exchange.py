@@ -7,6 +7,7 @@ The sandbox trusts HS256 JWTs signed with its ``federation_issuer_secret``
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -177,3 +178,31 @@ def test_exchange_over_a_user_login_revokes_it_and_says_so(
     said.clear()
     login_as_user()
     assert said and not [line for line in said if "replacing" in line]
+
+
+@pytest.mark.parametrize(("client_id", "sent"), [(None, None), ("wif-app", ["wif-app"])])
+def test_account_wide_federation_names_no_client(client_id: str | None, sent: list[str] | None) -> None:
+    """Databricks reads an exchange without client_id as account-wide federation; --client-id selects WIF."""
+    from scopedauth import manage
+    from scopedauth.backends import MemoryBackend
+    from scopedauth.store import TokenStore
+    from tests.localhttp import LocalOAuth
+
+    server = LocalOAuth()
+    server.metadata()
+    os.environ["IDP_JWT_TEST"] = "header.payload.sig"
+    try:
+        manage.exchange(
+            host=server.url,
+            client_id=client_id,
+            scopes="sql",
+            subject_token_env="IDP_JWT_TEST",
+            store=TokenStore(MemoryBackend()),
+            say=lambda _m: None,
+        )
+    finally:
+        server.close()
+        del os.environ["IDP_JWT_TEST"]
+    (form,) = server.token_posts
+    assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:token-exchange"]
+    assert form.get("client_id") == sent

@@ -25,7 +25,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 
 from . import hs256
-from .config import AUTHORIZATION_CODE_LIFETIME, GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_AUTH_METHODS
+from .config import AUTHORIZATION_CODE_LIFETIME, GRANT_TYPE_TOKEN_EXCHANGE, PUBLIC_CLIENT_ID, TOKEN_AUTH_METHODS
 from .records import ACTIVE, ROTATED, AccessToken, AuthCode, Client, RefreshToken, User
 
 if TYPE_CHECKING:
@@ -132,7 +132,12 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
     def validate_token_request(self) -> None:
-        client = self.authenticate_token_endpoint_client()
+        server: RealmServer = self.server
+        named = self.request.form.get("client_id") or self.request.headers.get("Authorization")
+        # account-wide token federation names no client, as on Databricks
+        client = self.authenticate_token_endpoint_client() if named else server.store.query_client(PUBLIC_CLIENT_ID)
+        if client is None:
+            raise InvalidRequestError("No client for account-wide federation.")
         if not client.check_grant_type(self.GRANT_TYPE):
             raise UnauthorizedClientError(f"The client is not authorized to use 'grant_type={self.GRANT_TYPE}'")
         form = self.request.form
@@ -141,7 +146,6 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
             raise InvalidRequestError("Missing 'subject_token' in request.")
         if form.get("subject_token_type") not in SUBJECT_TOKEN_TYPES:
             raise InvalidRequestError("Missing or unsupported 'subject_token_type'.")
-        server: RealmServer = self.server
         try:
             claims = hs256.decode(subject_token, server.store.config.federation_issuer_secret)
         except hs256.JWTError as exc:
