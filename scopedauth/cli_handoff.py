@@ -197,6 +197,7 @@ def _send(url: str, target: Any, *, method: str | None, headers: tuple[str, ...]
         expiry=token.expiry if token else None,
         retried=any(r.status_code == 401 for r in resp.history),
         now=utcnow(),
+        grant=token.grant if token else None,
     )
     for line in diagnose(facts):
         say(f"scopedauth: {line}")

@@ -16,8 +16,18 @@ from urllib.parse import urlsplit
 
 from .config import OFFLINE_ACCESS, Target, parse_scopes
 from .errors import ConfigError
+from .tokens import CLIENT_CREDENTIALS, Grant
 
-__all__ = ["APP_DOMAIN", "CallFacts", "app_name", "diagnose", "fix_command", "is_app_host", "missing_scopes"]
+__all__ = [
+    "APP_DOMAIN",
+    "CallFacts",
+    "again_command",
+    "app_name",
+    "diagnose",
+    "fix_command",
+    "is_app_host",
+    "missing_scopes",
+]
 
 #: Databricks Apps are served from ``<name>-<workspace id>.<region…>.databricksapps.com``
 APP_DOMAIN = "databricksapps.com"
@@ -39,6 +49,8 @@ class CallFacts:
     expiry: datetime | None
     retried: bool
     now: datetime
+    #: where a service-principal or federated record gets its credential (never the credential)
+    grant: Grant | None = None
 
 
 def missing_scopes(body: str) -> tuple[str, ...]:
@@ -63,13 +75,25 @@ def app_name(url: str) -> str | None:
     return match["name"] if match else None
 
 
-def fix_command(target: Target, granted: tuple[str, ...], missing: tuple[str, ...]) -> str:
-    """``scopedauth login`` for the same host and client asking for granted ∪ missing."""
+def again_command(target: Target, grant: Grant | None) -> str:
+    """The command that creates this grant again: a user login, a service principal's login, or
+    the token exchange; with ``--profile`` when the target came from one."""
+    if grant is None:
+        return target.login_command()
+    from . import federation, m2m  # their command builders; imported here to keep this module pure
+
+    if grant.type == CLIENT_CREDENTIALS:
+        return m2m.login_command(target, grant)
+    return federation.exchange_command(target, grant)
+
+
+def fix_command(target: Target, granted: tuple[str, ...], missing: tuple[str, ...], grant: Grant | None = None) -> str:
+    """The same grant (host, client, kind, profile) asking for granted ∪ missing."""
     wanted = set(granted or target.scopes) | set(missing)
     wanted.discard(OFFLINE_ACCESS)
     if target.refreshable:
         wanted.add(OFFLINE_ACCESS)
-    return Target(target.host, target.client_id, tuple(wanted), target.account_id).login_command()
+    return again_command(Target(target.host, target.client_id, tuple(wanted), target.account_id, target.profile), grant)
 
 
 def _origin(url: str) -> str:
@@ -106,7 +130,7 @@ def _diagnose_401(f: CallFacts, is_app: bool) -> list[str]:
         lines.append(
             f"The app must belong to the workspace the token is for ({f.target.host}); if not, pass its --host."
         )
-    lines.append(f"If it was revoked (a logout elsewhere), sign in again: {f.target.login_command()}")
+    lines.append(f"If it was revoked (a logout elsewhere), sign in again: {again_command(f.target, f.grant)}")
     return lines
 
 
@@ -117,7 +141,7 @@ def _diagnose_403(f: CallFacts, is_app: bool) -> list[str]:
     lines.append(f"Granted scopes: {' '.join(granted) or '(not stated by the server)'}")
     if missing:
         lines.append(f"Missing scopes (the server says): {' '.join(missing)}")
-        lines.append(f"Fix: {fix_command(f.target, f.granted_scopes, missing)}")
+        lines.append(f"Fix: {fix_command(f.target, f.granted_scopes, missing, f.grant)}")
         return lines
     if is_app:
         name = app_name(f.url)

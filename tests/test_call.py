@@ -278,3 +278,18 @@ def test_fix_command_keeps_host_account_client_and_refreshability() -> None:
 )
 def test_app_name(url: str, name: str | None) -> None:
     assert app_name(url) == name
+
+
+def test_fix_command_rebuilds_the_same_kind_of_grant_and_keeps_the_profile() -> None:
+    from scopedauth.tokens import CLIENT_CREDENTIALS, TOKEN_EXCHANGE, Grant
+
+    sp = Target("https://h.cloud.databricks.com", client_id="sp-client", scopes=("sql",))
+    assert fix_command(sp, ("sql",), ("dashboards.genie",), Grant(CLIENT_CREDENTIALS, client_secret_env="SPS")) == (
+        "scopedauth login --host https://h.cloud.databricks.com --client-id sp-client "
+        "--scopes 'dashboards.genie sql' --no-refresh-token --client-secret-env SPS"
+    )
+    fed = Target("https://h.cloud.databricks.com", scopes=("sql",))
+    assert fix_command(fed, ("sql",), ("files.files",), Grant(TOKEN_EXCHANGE, subject_token_env="JWT")) == (
+        "scopedauth exchange --host https://h.cloud.databricks.com --scopes 'files.files sql' "
+        "--no-refresh-token --subject-token-env JWT"
+    )
