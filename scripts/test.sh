@@ -9,23 +9,28 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v dbus-run-session >/dev/null || need+=(dbus)
-command -v dbus-launch >/dev/null || need+=(dbus-x11)
 command -v gnome-keyring-daemon >/dev/null || need+=(gnome-keyring)
 command -v chromium >/dev/null || need+=(chromium)
 command -v fish >/dev/null || need+=(fish)
 if ((${#need[@]})); then
   echo "installing Debian packages: ${need[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  $sudo apt-get update -qq >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
 
 python -m pip install -q --disable-pip-version-check -e ".[test]" >&2
 
 export SCOPEDAUTH_REQUIRE_KEYRING=1 SCOPEDAUTH_REQUIRE_BROWSER=1
 export SCOPEDAUTH_CHROMIUM="${SCOPEDAUTH_CHROMIUM:-$(command -v chromium)}"
-dbus-run-session -- sh -c '
-  printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+# The keyring lives in a throw-away XDG_DATA_HOME: a developer's own login keyring is never
+# touched, created or unlocked with this password.
+keyrings="$(mktemp -d)"
+trap 'rm -rf "$keyrings"' EXIT
+XDG_DATA_HOME="$keyrings" dbus-run-session -- sh -c '
+  printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null ||
+    { echo "could not start an unlocked gnome-keyring" >&2; exit 1; }
   python -m pytest -p no:cacheprovider "$@"
 ' sh "$@"
 mypy scopedauth
