@@ -159,6 +159,14 @@ class FileBackend:
                 self._write(data)
 
 
+def _no_keyring_help() -> str:
+    """The choices, plus the file store when one exists: the usual cause is a forgotten --storage file."""
+    existing = FileBackend().path
+    if existing.exists():
+        return f"{_NO_KEYRING_HELP}. A file store exists at {existing}: add --storage file to use it"
+    return _NO_KEYRING_HELP
+
+
 def keyring_timeout() -> float:
     """Seconds a keyring call may take (``SCOPEDAUTH_KEYRING_TIMEOUT``; raise it to type a password)."""
     return env_seconds("SCOPEDAUTH_KEYRING_TIMEOUT", _DEFAULT_TIMEOUT, minimum=0.1)
@@ -199,7 +207,7 @@ def _storage_error(what: str, exc: BaseException) -> StorageError:
     if "Locked" in kind or "locked" in str(exc).lower():
         return StorageError(f"the keyring is locked ({what}); unlock it and try again. Nothing was changed")
     if kind == "NoKeyringError":
-        return StorageError(_NO_KEYRING_HELP)
+        return StorageError(_no_keyring_help())
     if kind in ("PasswordSetError", "PasswordDeleteError"):
         return StorageError(f"the keyring refused to {what}: {kind}. Nothing was changed")
     return _KeyringFailedError(f"the keyring failed to {what}: {kind}. Nothing was changed")
@@ -265,14 +273,14 @@ def _discover() -> Any:
             found = load_keyring(chosen)
         except Exception as exc:
             raise StorageError(
-                f"PYTHON_KEYRING_BACKEND={chosen} cannot be used ({type(exc).__name__}); {_NO_KEYRING_HELP}"
+                f"PYTHON_KEYRING_BACKEND={chosen} cannot be used ({type(exc).__name__}); {_no_keyring_help()}"
             ) from None
     else:
         found = keyring.get_keyring()
     if isinstance(found, chainer.ChainerBackend):
         found = found.backends[0] if found.backends else fail.Keyring()  # type: ignore[no-untyped-call]
     if isinstance(found, (fail.Keyring, null.Keyring)):
-        raise StorageError(_NO_KEYRING_HELP)
+        raise StorageError(_no_keyring_help())
     if not chosen:
         _remember(found)
     return found

@@ -165,6 +165,20 @@ def test_no_usable_keyring_names_the_choices(monkeypatch: pytest.MonkeyPatch, is
     assert not hint_file(isolated_env).exists()
 
 
+def test_no_keyring_points_at_an_existing_file_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The usual cause of "no keyring" after a login: it was done with --storage file."""
+    from scopedauth.backends import FileBackend
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    with pytest.raises(StorageError) as before:
+        KeyringBackend().get("k")
+    assert "A file store exists" not in str(before.value)
+    FileBackend().set("k", "v")
+    with pytest.raises(StorageError) as after:
+        KeyringBackend().get("k")
+    assert f"A file store exists at {FileBackend().path}: add --storage file" in str(after.value)
+
+
 def test_an_unloadable_keyring_choice_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "no_such_package.Keyring")
     with pytest.raises(StorageError, match=r"PYTHON_KEYRING_BACKEND=no_such_package\.Keyring cannot be used") as info:
