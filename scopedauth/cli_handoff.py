@@ -180,6 +180,8 @@ def _send(url: str, target: Any, *, method: str | None, headers: tuple[str, ...]
     except requests.RequestException as exc:
         raise transport.network_error(exc, full) from None
     sys.stdout.buffer.write(resp.content)
+    if resp.content and not resp.content.endswith(b"\n") and sys.stdout.isatty():
+        sys.stdout.buffer.write(b"\n")  # a person reading: keep "HTTP <status>" off the body's last line
     sys.stdout.buffer.flush()
     say(f"HTTP {resp.status_code}")
     if resp.status_code < 400:

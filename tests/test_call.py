@@ -293,3 +293,29 @@ def test_fix_command_rebuilds_the_same_kind_of_grant_and_keeps_the_profile() -> 
         "scopedauth exchange --host https://h.cloud.databricks.com --scopes 'files.files sql' "
         "--no-refresh-token --subject-token-env JWT"
     )
+
+
+def test_body_is_byte_exact_in_a_pipe_and_ends_its_line_in_a_terminal(sandbox: Sandbox, listener_port: int) -> None:
+    import pty
+    import time
+
+    _login(sandbox, listener_port)
+    args = [*CLI, "call", f"{sandbox.app_url}/api/genie", "--host", sandbox.url, "--storage", "file"]
+    piped = subprocess.run(args, capture_output=True, timeout=60)
+    assert piped.stdout == b"Provided OAuth token does not have required scopes: dashboards.genie"
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - replaced by exec
+        os.execvpe(sys.executable, args, dict(os.environ))
+    seen = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.waitpid(pid, 0)
+    os.close(fd)
+    assert b"dashboards.genie\r\nHTTP 403" in seen, seen
