@@ -128,8 +128,9 @@ def test_threads_of_one_process_are_serialised() -> None:
     assert counter == 12
 
 
-def test_a_negative_timeout_fails_fast_instead_of_waiting_forever(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SCOPEDAUTH_LOCK_TIMEOUT", "-1")
+def _contend(patience: float) -> tuple[bool, list[str]]:
+    """Hold KEY while another thread asks for it with the env's timeout; (still waiting after
+    ``patience`` seconds, what the contender got once we let go)."""
     outcome: list[str] = []
 
     def contender() -> None:
@@ -142,9 +143,15 @@ def test_a_negative_timeout_fails_fast_instead_of_waiting_forever(monkeypatch: p
     with target_lock(KEY, timeout=5):
         thread = threading.Thread(target=contender, daemon=True)
         thread.start()
-        thread.join(timeout=3)
-        stuck = thread.is_alive()
+        thread.join(timeout=patience)
+        waiting = thread.is_alive()
     thread.join(timeout=5)
+    return waiting, outcome
+
+
+def test_a_negative_timeout_fails_fast_instead_of_waiting_forever(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCOPEDAUTH_LOCK_TIMEOUT", "-1")
+    stuck, outcome = _contend(3)
     assert not stuck
     assert outcome == ["timed out"]
 
@@ -153,21 +160,7 @@ def test_a_negative_timeout_fails_fast_instead_of_waiting_forever(monkeypatch: p
 def test_lock_timeout_values(monkeypatch: pytest.MonkeyPatch, value: str, waits: bool) -> None:
     """Junk falls back to the default (a long wait), it does not become zero or forever."""
     monkeypatch.setenv("SCOPEDAUTH_LOCK_TIMEOUT", value)
-    outcome: list[str] = []
-
-    def contender() -> None:
-        try:
-            with target_lock(KEY):
-                outcome.append("acquired")
-        except StorageError:
-            outcome.append("timed out")
-
-    with target_lock(KEY, timeout=5):
-        thread = threading.Thread(target=contender, daemon=True)
-        thread.start()
-        thread.join(timeout=0.4)
-        still_waiting = thread.is_alive()
-    thread.join(timeout=5)
+    still_waiting, outcome = _contend(0.4)
     assert still_waiting is waits
     assert outcome == (["acquired"] if waits else ["timed out"])
 
