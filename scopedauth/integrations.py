@@ -104,11 +104,7 @@ def credentials_strategy(target: Target | None = None, **options: Any) -> Any:
             tok = session.get_token(target, **opts)
             return SdkToken(access_token=tok.access_token, token_type=tok.token_type, expiry=tok.expiry)
 
-        def headers() -> dict[str, str]:
-            tok = session.get_token(target, **opts)
-            return {"Authorization": f"Bearer {tok.access_token}"}
-
         sdk_token()  # fail at WorkspaceClient() time, with our message, if nothing is stored
-        return OAuthCredentialsProvider(headers, sdk_token)
+        return OAuthCredentialsProvider(lambda: session.headers(target, **opts), sdk_token)
 
     return OauthCredentialsStrategy("scopedauth", provider)

@@ -15,7 +15,7 @@ from typing import Any
 
 from .config import Target
 from .errors import ScopedAuthError, StorageError
-from .session import Say, _login_locked, _stderr, forget, remember, resolve, store_for
+from .session import Say, forget, login_locked, remember, resolve, say_on_stderr, store_for
 from .store import TokenStore
 from .tokens import Token
 
@@ -56,7 +56,7 @@ def login(
     target = resolve(target, store=st, for_login=True, **options)
     user_only = mode != "auto" or any(x is not None for x in (redirect_uri, browser_command, read_line, opener))
     secret = choose_secret(target, client_secret_env, user_only=user_only, store_secret=store_secret)
-    say = say or _stderr
+    say = say or say_on_stderr
     with target_lock(target.key):
         replaced = _other_kind(st, target, grant=secret is not None)
         if secret is not None:
@@ -66,7 +66,7 @@ def login(
             _retire(replaced, say)
             remember(st, token)
             return token
-        token = _login_locked(
+        token = login_locked(
             target,
             st,
             say=say,
@@ -116,7 +116,7 @@ def exchange(
         replaced = _other_kind(st, target, grant=True)
         token = federation.exchange(target, st, grant)
         forget_secret(st, target)
-        _retire(replaced, say or _stderr)
+        _retire(replaced, say or say_on_stderr)
     remember(st, token)
     return token
 

@@ -42,7 +42,18 @@ from .errors import (
 from .store import TokenStore, open_store
 from .tokens import Token
 
-__all__ = ["forget", "forget_memory", "get_token", "headers", "remember", "renew", "resolve", "store_for"]
+__all__ = [
+    "forget",
+    "forget_memory",
+    "get_token",
+    "headers",
+    "login_locked",
+    "remember",
+    "renew",
+    "resolve",
+    "say_on_stderr",
+    "store_for",
+]
 
 log = logging.getLogger("scopedauth")
 DEFAULT_SCOPES = ("all-apis",)
@@ -76,7 +87,7 @@ def _mkey(st: TokenStore, target: Target) -> tuple[_Same, str]:
     return (_Same(st.backend), target.key)
 
 
-def _stderr(message: str) -> None:
+def say_on_stderr(message: str) -> None:
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
 
@@ -179,7 +190,7 @@ def get_token(
     if token is not None and _usable(token):
         _memory[mkey] = token
         return token
-    return _slow_path(target, st, token, interactive, say or _stderr, login_options or {})
+    return _slow_path(target, st, token, interactive, say or say_on_stderr, login_options or {})
 
 
 def _slow_path(
@@ -220,7 +231,7 @@ def _slow_path(
                 _memory[mkey] = minted
                 return minted
         if interactive:
-            fresh = _login_locked(target, st, say=say, **login_options)
+            fresh = login_locked(target, st, say=say, **login_options)
             _memory[mkey] = fresh
             return fresh
     why = "the stored grant has expired or was revoked" if token is not None else "nothing is stored"
@@ -346,7 +357,8 @@ def _serve_while_valid(mkey: tuple[_Same, str], token: Token, why: str) -> Token
     return token
 
 
-def _login_locked(target: Target, st: TokenStore, say: Say, **login_options: Any) -> Token:
+def login_locked(target: Target, st: TokenStore, say: Say, **login_options: Any) -> Token:
+    """The interactive login, for callers already holding the target's lock (rung 4, manage.login)."""
     from .flow import run_login
 
     return run_login(target, st, say=say, **login_options)
