@@ -66,9 +66,9 @@ def _child_run(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
 
 
 def bench_cli_vs_floor(runs: int, env: dict[str, str]) -> dict[str, float]:
-    from scopedauth.backends import KeyringBackend
     from scopedauth.config import Target
-    from scopedauth.store import TokenStore
+    from scopedauth.storage.backends import KeyringBackend
+    from scopedauth.storage.store import TokenStore
     from scopedauth.tokens import Token, utcnow
 
     host = f"https://bench-{os.getpid()}.cloud.databricks.com"
@@ -114,9 +114,9 @@ def bench_cli_vs_floor(runs: int, env: dict[str, str]) -> dict[str, float]:
 
 def bench_get_token(calls: int) -> dict[str, float]:
     import scopedauth
-    from scopedauth.backends import MemoryBackend
     from scopedauth.config import Target
-    from scopedauth.store import TokenStore
+    from scopedauth.storage.backends import MemoryBackend
+    from scopedauth.storage.store import TokenStore
     from scopedauth.tokens import Token, utcnow
 
     store = TokenStore(MemoryBackend())
@@ -160,7 +160,7 @@ def bench_storm(n: int, workdir: Path) -> dict[str, float]:
         started = time.perf_counter()
         first = user_login(sb, port, "keyring")
         login_s = time.perf_counter() - started
-        store = scopedauth.session.store_for("keyring")
+        store = scopedauth.grants.session.store_for("keyring")
         store.save(first.replace(expiry=first.obtained_at - timedelta(minutes=1)))
         sb.expire_access_tokens()
         result = run_storm(n, ["--host", sb.url, "--scopes", "sql"], workdir, env={"SCOPEDAUTH_KEYRING_TIMEOUT": "60"})

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Target
 from .errors import ScopedAuthError
-from .manage import login, logout
-from .session import get_token, headers
+from .grants.manage import login, logout
+from .grants.session import get_token, headers
 from .tokens import Token
 
 if TYPE_CHECKING:
-    from .integrations import BearerAuth, credentials_strategy
+    from .handoff.integrations import BearerAuth, credentials_strategy
 
 __version__ = "0.1.0"
 
@@ -40,7 +40,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in ("BearerAuth", "credentials_strategy"):
-        from . import integrations
+        from .handoff import integrations
 
         return getattr(integrations, name)
     raise AttributeError(f"module 'scopedauth' has no attribute {name!r}")

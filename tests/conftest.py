@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from scopedauth import session
-from scopedauth.backends import FileBackend, KeyringBackend, MemoryBackend
+from scopedauth.grants import session
 from scopedauth.sandbox import Sandbox, SandboxConfig
-from scopedauth.store import TokenStore
+from scopedauth.storage.backends import FileBackend, KeyringBackend, MemoryBackend
+from scopedauth.storage.store import TokenStore
 
 TESTS = Path(__file__).parent
 #: read before isolated_env clears every SCOPEDAUTH_* variable

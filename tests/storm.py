@@ -19,7 +19,7 @@ WORKER = r"""
 import os, sys, time
 from pathlib import Path
 gate = Path(sys.argv[1])
-from scopedauth import cli  # import cost paid before the gate opens
+from scopedauth.cli import main as cli  # import cost paid before the gate opens
 import click
 while not gate.exists():
     time.sleep(0.0005)

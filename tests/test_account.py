@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from scopedauth.config import resolve_target
-from scopedauth.endpoints import discover
 from scopedauth.errors import ConfigError
+from scopedauth.oauth.endpoints import discover
 from scopedauth.sandbox import Sandbox
 from tests.clitools import base_env, records, run
 

@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 
 import scopedauth
-from scopedauth.backends import MemoryBackend
 from scopedauth.config import resolve_target
 from scopedauth.errors import AuthorizationDeniedError
 from scopedauth.sandbox import Sandbox
-from scopedauth.store import TokenStore
+from scopedauth.storage.backends import MemoryBackend
+from scopedauth.storage.store import TokenStore
 
 pytestmark = pytest.mark.browser
 
@@ -177,7 +177,7 @@ def test_chromium_allow_shows_signed_in_and_stores_the_token(
     assert stored is not None and stored.access_token == token.access_token
     assert sandbox.stats.authorize_requests == 1 and sandbox.stats.code_exchanges == 1
     # the page answered only after the token was stored: a fresh get_token needs no network
-    scopedauth.session.forget_memory()
+    scopedauth.grants.session.forget_memory()
     assert scopedauth.get_token(login.target, store=login.store).access_token == token.access_token
 
 

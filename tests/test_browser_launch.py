@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scopedauth import browser
+from scopedauth.oauth import browser
 from scopedauth.sandbox import Sandbox
 from tests.clitools import AGENT, base_env, records, run
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import scopedauth
-from scopedauth.cli_handoff import EXIT_HTTP_ERROR
+from scopedauth.cli.handoff import EXIT_HTTP_ERROR
 from scopedauth.config import Target
-from scopedauth.diagnose import CallFacts, app_name, diagnose, fix_command, missing_scopes
+from scopedauth.handoff.diagnose import CallFacts, app_name, diagnose, fix_command, missing_scopes
 from scopedauth.sandbox import Sandbox, SandboxConfig
 from tests.users import user_login
 

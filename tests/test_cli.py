@@ -150,9 +150,9 @@ def _free_port() -> int:
 
 def _stored_file_record(host: str, scopes: tuple[str, ...] = ("offline_access", "sql")) -> str:
     """One user record in the test's file store, written straight through the store; its key."""
-    from scopedauth.backends import FileBackend
     from scopedauth.config import Target
-    from scopedauth.store import TokenStore
+    from scopedauth.storage.backends import FileBackend
+    from scopedauth.storage.store import TokenStore
     from scopedauth.tokens import Token, utcnow
 
     target = Target(host, scopes=scopes)
@@ -246,9 +246,9 @@ def test_debug_logs_each_request_never_a_secret(sandbox: Sandbox, listener_port:
 
 
 def test_demo_logout_note_says_what_happened() -> None:
+    from scopedauth.cli.demo import logout_note
     from scopedauth.config import Target
-    from scopedauth.demo import logout_note
-    from scopedauth.manage import LogoutResult
+    from scopedauth.grants.manage import LogoutResult
 
     target = Target("http://127.0.0.1:1", scopes=("sql",))
     assert "revoked and removed" in logout_note([LogoutResult(target, True, True)], "memory")

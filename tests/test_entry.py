@@ -9,14 +9,14 @@ from datetime import timedelta
 
 import pytest
 
-from scopedauth.backends import FileBackend
+from scopedauth.cli.entry import parse_token_args
 from scopedauth.config import Target
-from scopedauth.entry import parse_token_args
-from scopedauth.store import TokenStore
+from scopedauth.storage.backends import FileBackend
+from scopedauth.storage.store import TokenStore
 from scopedauth.tokens import Token, utcnow
 
 HOST = "https://adb-1.azuredatabricks.net"
-CLICK = "import sys; from scopedauth.cli import main; sys.argv[0] = 'scopedauth'; main()"
+CLICK = "import sys; from scopedauth.cli.main import main; sys.argv[0] = 'scopedauth'; main()"
 HEAVY = ("flask", "werkzeug", "requests", "urllib3", "authlib", "click", "databricks", "filelock", "jinja2")
 
 
@@ -79,7 +79,7 @@ def test_hot_path_imports_nothing_heavy(stored: Token) -> None:
     probe = (
         "import sys\n"
         f"sys.argv = ['scopedauth', 'token', '--host', {HOST!r}, '--scopes', 'sql']\n"
-        "from scopedauth import entry\n"
+        "from scopedauth.cli import entry\n"
         "try:\n    entry.main()\nexcept SystemExit as e:\n    code = e.code\n"
         f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
         "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"

@@ -16,12 +16,12 @@ import pytest
 import requests
 
 import scopedauth
-from scopedauth import oauth
-from scopedauth.backends import FileBackend
 from scopedauth.config import resolve_target
 from scopedauth.errors import InvalidGrantError
+from scopedauth.oauth import client as oauth
 from scopedauth.sandbox import Sandbox, hs256
-from scopedauth.store import TokenStore
+from scopedauth.storage.backends import FileBackend
+from scopedauth.storage.store import TokenStore
 from tests.clitools import base_env, file_records, records, run
 from tests.users import scripted_user, user_login
 
@@ -183,9 +183,9 @@ def test_exchange_over_a_user_login_revokes_it_and_says_so(
 @pytest.mark.parametrize(("client_id", "sent"), [(None, None), ("wif-app", ["wif-app"])])
 def test_account_wide_federation_names_no_client(client_id: str | None, sent: list[str] | None) -> None:
     """Databricks reads an exchange without client_id as account-wide federation; --client-id selects WIF."""
-    from scopedauth import manage
-    from scopedauth.backends import MemoryBackend
-    from scopedauth.store import TokenStore
+    from scopedauth.grants import manage
+    from scopedauth.storage.backends import MemoryBackend
+    from scopedauth.storage.store import TokenStore
     from tests.localhttp import LocalOAuth
 
     server = LocalOAuth()

@@ -20,14 +20,14 @@ import pytest
 import requests
 
 import scopedauth
-from scopedauth import session
-from scopedauth.backends import MemoryBackend
-from scopedauth.cli_handoff import run_exec
+from scopedauth.cli.handoff import run_exec
 from scopedauth.config import Target
 from scopedauth.errors import LoginRequiredError
-from scopedauth.metadata import MetadataServer
+from scopedauth.grants import session
+from scopedauth.handoff.metadata_service import MetadataServer
 from scopedauth.sandbox import Sandbox
-from scopedauth.store import TokenStore
+from scopedauth.storage.backends import MemoryBackend
+from scopedauth.storage.store import TokenStore
 from scopedauth.tokens import utcnow
 from tests.users import user_login
 

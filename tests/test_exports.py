@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import scopedauth
 from scopedauth.errors import ConfigError
-from scopedauth.exports import child_environment, default_shell, render, token_variables
+from scopedauth.handoff.shell_env import child_environment, default_shell, render, token_variables
 from scopedauth.sandbox import Sandbox
 from tests.users import user_login
 

@@ -28,9 +28,6 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import scopedauth
-from scopedauth import manage, session
-from scopedauth.backends import MemoryBackend
-from scopedauth.callback import MAX_QUERY, Callback, Verdict, judge, parse_pasted, parse_query
 from scopedauth.config import Target
 from scopedauth.errors import (
     AuthorizationDeniedError,
@@ -39,8 +36,11 @@ from scopedauth.errors import (
     StorageError,
     TokenEndpointError,
 )
-from scopedauth.oauth import parse_token_response
-from scopedauth.store import TokenStore
+from scopedauth.grants import manage, session
+from scopedauth.oauth.callback import MAX_QUERY, Callback, Verdict, judge, parse_pasted, parse_query
+from scopedauth.oauth.client import parse_token_response
+from scopedauth.storage.backends import MemoryBackend
+from scopedauth.storage.store import TokenStore
 from scopedauth.tokens import Token, utcnow
 from tests.localhttp import LoopbackServer, QuietHandler
 

@@ -13,11 +13,11 @@ import pytest
 import requests
 
 import scopedauth
-from scopedauth import session
-from scopedauth.backends import MemoryBackend
 from scopedauth.errors import ConfigError, LoginRequiredError
+from scopedauth.grants import session
 from scopedauth.sandbox import Sandbox, SandboxConfig
-from scopedauth.store import TokenStore
+from scopedauth.storage.backends import MemoryBackend
+from scopedauth.storage.store import TokenStore
 from tests.users import user_login
 
 SCOPES = ["sql", "iam.current-user:read"]

@@ -20,9 +20,9 @@ from pathlib import Path
 import keyring.core
 import pytest
 
-from scopedauth.backends import KeyringBackend, keyring_timeout
 from scopedauth.errors import StorageError
-from scopedauth.store import TokenStore, open_store
+from scopedauth.storage.backends import KeyringBackend, keyring_timeout
+from scopedauth.storage.store import TokenStore, open_store
 from tests.conftest import require_keyring
 from tests.keyring_backends import (
     BrokenKeyring,
@@ -167,7 +167,7 @@ def test_no_usable_keyring_names_the_choices(monkeypatch: pytest.MonkeyPatch, is
 
 def test_no_keyring_points_at_an_existing_file_store(monkeypatch: pytest.MonkeyPatch) -> None:
     """The usual cause of "no keyring" after a login: it was done with --storage file."""
-    from scopedauth.backends import FileBackend
+    from scopedauth.storage.backends import FileBackend
 
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     with pytest.raises(StorageError) as before:
@@ -223,7 +223,7 @@ _PROBE = textwrap.dedent(
         return real()
 
     keyring.get_keyring = keyring.core.get_keyring = counting
-    from scopedauth.backends import KeyringBackend
+    from scopedauth.storage.backends import KeyringBackend
 
     backend = KeyringBackend(service=sys.argv[1])
     backend.set("probe", "value")

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 import scopedauth
-from scopedauth import session
-from scopedauth.backends import MemoryBackend
 from scopedauth.config import Target
 from scopedauth.errors import ConfigError, LoginRequiredError
-from scopedauth.locks import lock_path
+from scopedauth.grants import session
 from scopedauth.sandbox import Sandbox
-from scopedauth.store import TokenStore
+from scopedauth.storage.backends import MemoryBackend
+from scopedauth.storage.locks import lock_path
+from scopedauth.storage.store import TokenStore
 from tests.users import user_login
 
 CLI = [sys.executable, "-m", "scopedauth"]
@@ -84,7 +84,7 @@ def test_expired_token_and_failing_server_is_an_error_not_a_stale_token(sandbox:
 
 def test_dead_grant_status_shows_needs_login(sandbox: Sandbox, listener_port: int) -> None:
     first = user_login(sandbox, listener_port, "file")
-    from scopedauth import oauth
+    from scopedauth.oauth import client as oauth
 
     oauth.refresh(first)  # rotate behind our back: the stored refresh token is now reused → family revoked
     file_store = session.store_for("file")
@@ -124,7 +124,7 @@ def test_logout_all_revokes_deletes_and_removes_lock_files(sandbox: Sandbox, lis
     assert json.loads(cli("status", "--output", "json").stdout) == []
     # the revoked grant is really dead at the server
     with pytest.raises(scopedauth.errors.InvalidGrantError):
-        from scopedauth import oauth
+        from scopedauth.oauth import client as oauth
 
         oauth.refresh(a)
 

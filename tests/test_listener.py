@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from scopedauth.errors import AuthorizationDeniedError, CallbackTimeoutError, ListenerError
-from scopedauth.listener import Listener
+from scopedauth.oauth.listener import Listener
 
 STATE = "s" * 43
 NO_PROXY = {"http": "", "https": ""}

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from scopedauth.errors import StorageError
-from scopedauth.locks import index_lock, lock_path, path_lock, target_lock
+from scopedauth.storage.locks import index_lock, lock_path, path_lock, target_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "https://adb-1234567890123456.7.azuredatabricks.net|databricks-cli|offline_access sql"
@@ -29,7 +29,7 @@ KEY = "https://adb-1234567890123456.7.azuredatabricks.net|databricks-cli|offline
 _HOLDER = """
 import sys
 from pathlib import Path
-from scopedauth.locks import path_lock, target_lock
+from scopedauth.storage.locks import path_lock, target_lock
 lock = target_lock(sys.argv[2]) if sys.argv[1] == "target" else path_lock(Path(sys.argv[2]))
 with lock:
     print("held", flush=True)
@@ -194,7 +194,7 @@ def test_unlinking_a_held_lock_file_never_lets_two_holders_in() -> None:
     import threading
     import time as _time
 
-    from scopedauth.locks import lock_path, target_lock
+    from scopedauth.storage.locks import lock_path, target_lock
 
     key = "https://h|databricks-cli|sql"
     spans: dict[str, tuple[float, float]] = {}

@@ -13,7 +13,6 @@ import pytest
 import requests
 
 import scopedauth
-from scopedauth.backends import MemoryBackend
 from scopedauth.config import Target
 from scopedauth.errors import (
     AuthorizationDeniedError,
@@ -23,7 +22,8 @@ from scopedauth.errors import (
     TokenEndpointError,
 )
 from scopedauth.sandbox import Sandbox, SandboxConfig
-from scopedauth.store import TokenStore
+from scopedauth.storage.backends import MemoryBackend
+from scopedauth.storage.store import TokenStore
 from tests.users import scripted_user
 
 
@@ -202,7 +202,7 @@ def test_expired_access_token_is_refreshed_and_rotation_saved(sandbox: Sandbox, 
 
     assert first.expiry is not None
     store.save(first.replace(expiry=first.obtained_at + timedelta(seconds=10)))
-    scopedauth.session.forget_memory()
+    scopedauth.grants.session.forget_memory()
     fresh = scopedauth.get_token(tgt, store=store)
     assert fresh.access_token != first.access_token
     assert fresh.refresh_token != first.refresh_token
@@ -217,13 +217,13 @@ def test_dead_refresh_token_means_login_required_and_record_kept(sandbox: Sandbo
     first = scopedauth.login(
         tgt, store=store, port=listener_port, opener=scripted_user([]), timeout=30, say=lambda _m: None
     )
-    from scopedauth import oauth
+    from scopedauth.oauth import client as oauth
 
     oauth.refresh(first)  # someone else rotated it outside our lock: ours is now a reused token
     from datetime import timedelta
 
     store.save(first.replace(expiry=first.obtained_at + timedelta(seconds=1)))
-    scopedauth.session.forget_memory()
+    scopedauth.grants.session.forget_memory()
     with pytest.raises(LoginRequiredError) as info:
         scopedauth.get_token(tgt, store=store)
     assert "scopedauth login" in info.value.command

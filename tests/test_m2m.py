@@ -15,11 +15,11 @@ import pytest
 import requests
 
 import scopedauth
-from scopedauth.backends import FileBackend, MemoryBackend
 from scopedauth.config import resolve_target
 from scopedauth.errors import ConfigError, LoginRequiredError, TokenEndpointError
 from scopedauth.sandbox import Sandbox
-from scopedauth.store import TokenStore
+from scopedauth.storage.backends import FileBackend, MemoryBackend
+from scopedauth.storage.store import TokenStore
 from tests.clitools import base_env, file_records, records, run
 from tests.conftest import KEYRING_SERVICE, require_keyring
 
@@ -215,7 +215,7 @@ def test_library_surface(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> N
     assert SECRET not in repr(token) and SECRET not in token.to_json()
 
     store.save(token.replace(expiry=token.obtained_at + timedelta(seconds=5)))
-    scopedauth.session.forget_memory()
+    scopedauth.grants.session.forget_memory()
     monkeypatch.delenv("SP_SECRET")
     with pytest.raises(LoginRequiredError, match="set SP_SECRET") as info:
         scopedauth.get_token(store=store, **opts)
@@ -262,7 +262,7 @@ def test_call_by_url_does_not_borrow_a_profile_secret(sandbox: Sandbox, tmp_path
 
 
 def test_find_secret_matches_host_and_account() -> None:
-    from scopedauth.m2m import find_secret, no_ambient_secret
+    from scopedauth.grants.m2m import find_secret, no_ambient_secret
 
     host = "https://accounts.cloud.databricks.com"
     target = resolve_target(host=host, account_id="acct-1", client_id="sp-client", scopes="sql", env={})
@@ -307,7 +307,7 @@ def test_remint_never_sends_another_service_principals_environment_secret(sandbo
 def test_logout_removes_a_kept_secret_even_when_the_record_no_longer_mentions_it(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scopedauth.m2m import secret_key
+    from scopedauth.grants.m2m import secret_key
 
     monkeypatch.setenv("SP_SECRET", SECRET)
     store = TokenStore(MemoryBackend())

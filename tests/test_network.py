@@ -29,14 +29,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 import scopedauth
-import scopedauth.manage
-from scopedauth import transport
-from scopedauth.backends import MemoryBackend
+import scopedauth.grants.manage
 from scopedauth.config import resolve_target
-from scopedauth.endpoints import discover
 from scopedauth.errors import NetworkError, TokenEndpointError
+from scopedauth.oauth import transport
+from scopedauth.oauth.endpoints import discover
 from scopedauth.sandbox import Sandbox, SandboxConfig
-from scopedauth.store import TokenStore
+from scopedauth.storage.backends import MemoryBackend
+from scopedauth.storage.store import TokenStore
 from tests.agents.user import consent, follow
 from tests.clitools import AGENT, base_env, records, run
 from tests.localhttp import LoopbackServer, QuietHandler
@@ -184,7 +184,7 @@ def make_stale(tmp_path: Path, host: str) -> None:
     """Rewrite the file store's record for sp-client on ``host`` with 5 s of life left."""
     from datetime import timedelta
 
-    from scopedauth.backends import FileBackend
+    from scopedauth.storage.backends import FileBackend
 
     store = TokenStore(FileBackend(tmp_path / "config" / "tokens.json"))
     target = resolve_target(host=host, client_id="sp-client", scopes="sql")
@@ -380,7 +380,7 @@ def test_refresh_is_not_retried_on_503_but_is_on_429(sandbox: Sandbox, listener_
     first = user_login(sandbox, listener_port, store)
     target = first.target
     store.save(first.replace(expiry=first.obtained_at + timedelta(seconds=10)))
-    scopedauth.session.forget_memory()
+    scopedauth.grants.session.forget_memory()
     before = sandbox.stats.token_requests
     sandbox.fail_next_token_requests(1, status=503)
     with pytest.raises(TokenEndpointError) as info:
@@ -398,7 +398,7 @@ def test_token_exchange_is_not_retried_on_503(sandbox: Sandbox, monkeypatch: pyt
     monkeypatch.setenv("IDP_JWT", sandbox.make_subject_token())
     sandbox.fail_next_token_requests(1, status=503)
     with pytest.raises(TokenEndpointError):
-        scopedauth.manage.exchange(
+        scopedauth.grants.manage.exchange(
             host=sandbox.url, scopes="sql", subject_token_env="IDP_JWT", store=TokenStore(MemoryBackend())
         )
     assert sandbox.stats.token_requests == 1 and sandbox.stats.token_exchanges == 0

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECK = r"""
 import sys, threading, urllib.request
 import scopedauth
-from scopedauth.listener import Listener, templates_dir
+from scopedauth.oauth.listener import Listener, templates_dir
 assert sys.prefix in scopedauth.__file__, scopedauth.__file__
 assert str(templates_dir()).startswith(sys.prefix), templates_dir()
 lst = Listener(redirect_uri="http://localhost:0", state="s" * 43, port=0)

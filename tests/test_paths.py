@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from scopedauth.config import Target
-from scopedauth.locks import lock_path, target_lock
 from scopedauth.paths import is_env_name, private_dir
-from scopedauth.store import open_store
+from scopedauth.storage.locks import lock_path, target_lock
+from scopedauth.storage.store import open_store
 from scopedauth.tokens import Token, utcnow
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from scopedauth import pkce
+from scopedauth.oauth import pkce
 
 RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 RFC7636_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from scopedauth.config import resolve_target
 from scopedauth.errors import ConfigError
-from scopedauth.profiles import profile_for_save, save_scopes, with_scopes
+from scopedauth.handoff.profiles import profile_for_save, save_scopes, with_scopes
 from scopedauth.sandbox import Sandbox
 
 CLI = [sys.executable, "-m", "scopedauth"]

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from scopedauth.cli.report import state_of, status_json, status_lines
 from scopedauth.config import Target
-from scopedauth.manage import StatusEntry
-from scopedauth.report import state_of, status_json, status_lines
+from scopedauth.grants.manage import StatusEntry
 from scopedauth.tokens import CLIENT_CREDENTIALS, Grant, Token, utcnow
 
 T = Target("https://h.cloud.databricks.com", scopes=("offline_access", "sql"))

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from scopedauth import secretservice
-from scopedauth.backends import KeyringBackend
+from scopedauth.storage import secretservice
+from scopedauth.storage.backends import KeyringBackend
 from tests.conftest import require_keyring
 
 
@@ -64,7 +64,7 @@ def test_no_bus_is_unusual_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None
 def _modules_after_get(service: str, env: dict[str, str]) -> set[str]:
     probe = (
         "import sys\n"
-        "from scopedauth.backends import KeyringBackend\n"
+        "from scopedauth.storage.backends import KeyringBackend\n"
         f"print(KeyringBackend(service={service!r}).get('k'))\n"
         "heavy = {'keyring', 'secretstorage', 'cryptography'}\n"
         "print(','.join(sorted({m.split('.')[0] for m in sys.modules} & heavy)))\n"

@@ -41,10 +41,7 @@ import pytest
 import requests
 
 import scopedauth
-from scopedauth import manage, oauth, pkce, session
-from scopedauth.backends import FileBackend, MemoryBackend
 from scopedauth.config import Target, resolve_target
-from scopedauth.endpoints import Endpoints, check_secure, discover
 from scopedauth.errors import (
     AuthorizationDeniedError,
     ConfigError,
@@ -52,10 +49,15 @@ from scopedauth.errors import (
     LoginRequiredError,
     StorageError,
 )
-from scopedauth.listener import Listener
+from scopedauth.grants import manage, session
+from scopedauth.oauth import client as oauth
+from scopedauth.oauth import pkce
+from scopedauth.oauth.endpoints import Endpoints, check_secure, discover
+from scopedauth.oauth.listener import Listener
 from scopedauth.sandbox import Sandbox
 from scopedauth.sandbox.useragent import _ConsentForm
-from scopedauth.store import TokenStore
+from scopedauth.storage.backends import FileBackend, MemoryBackend
+from scopedauth.storage.store import TokenStore
 from scopedauth.tokens import Token, utcnow
 from tests.localhttp import LocalOAuth
 

@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 
 import scopedauth
-from scopedauth import session
-from scopedauth.backends import MemoryBackend
 from scopedauth.config import Target
 from scopedauth.errors import LoginRequiredError, StorageError
+from scopedauth.grants import session
 from scopedauth.sandbox import Sandbox
-from scopedauth.store import INDEX_KEY, TokenStore
+from scopedauth.storage.backends import MemoryBackend
+from scopedauth.storage.store import INDEX_KEY, TokenStore
 from scopedauth.tokens import Token, utcnow
 from tests.users import user_login
 
@@ -103,7 +103,7 @@ def test_renew_mints_a_service_principal_token_again(sandbox: Sandbox, monkeypat
 
 
 def test_renew_with_a_dead_refresh_token_asks_for_login(sandbox: Sandbox, listener_port: int) -> None:
-    from scopedauth import oauth
+    from scopedauth.oauth import client as oauth
 
     store = TokenStore(MemoryBackend())
     first = user_login(sandbox, listener_port, store)

@@ -26,10 +26,10 @@ from typing import Any
 import pytest
 from keyring.errors import PasswordSetError
 
-from scopedauth.backends import Backend, FileBackend, KeyringBackend, MemoryBackend, value_length
 from scopedauth.config import Target
 from scopedauth.errors import ConfigError, StorageError
-from scopedauth.store import CHUNK_HEADER, INDEX_KEY, TokenStore, open_store
+from scopedauth.storage.backends import Backend, FileBackend, KeyringBackend, MemoryBackend, value_length
+from scopedauth.storage.store import CHUNK_HEADER, INDEX_KEY, TokenStore, open_store
 from scopedauth.tokens import Token, utcnow
 from tests.keyring_backends import WINDOWS_BLOB_BYTES, CappedKeyring, FlakyKeyring
 
@@ -498,7 +498,7 @@ def test_file_store_leaves_no_temp_files(isolated_env: Path) -> None:
 _WRITER = r"""
 import sys, time
 from pathlib import Path
-from scopedauth.backends import FileBackend
+from scopedauth.storage.backends import FileBackend
 backend, until, n = FileBackend(Path(sys.argv[1])), time.monotonic() + float(sys.argv[2]), 0
 while time.monotonic() < until:
     backend.set(sys.argv[3], "x" * (200_000 if n % 2 else 10))
@@ -532,7 +532,7 @@ def test_concurrent_reader_never_sees_a_partial_file(tmp_path: Path) -> None:
 _KEYS_WRITER = r"""
 import sys
 from pathlib import Path
-from scopedauth.backends import FileBackend
+from scopedauth.storage.backends import FileBackend
 backend = FileBackend(Path(sys.argv[1]))
 for i in range(int(sys.argv[3])):
     backend.set(f"{sys.argv[2]}-{i}", "v" * 5000)

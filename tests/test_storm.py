@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 import scopedauth
-from scopedauth import oauth
 from scopedauth.config import resolve_target
+from scopedauth.oauth import client as oauth
 from scopedauth.sandbox import Sandbox
-from scopedauth.store import TokenStore
+from scopedauth.storage.store import TokenStore
 from tests.storm import run_storm
 from tests.users import user_login
 
@@ -39,7 +39,7 @@ def test_storm_refreshes_exactly_once(
     monkeypatch.setenv("SCOPEDAUTH_STORAGE", storage)
     monkeypatch.setenv("SCOPEDAUTH_KEYRING_TIMEOUT", "60")  # 20 clients queue at one Secret Service
     target = resolve_target(host=sandbox.url, scopes="sql")
-    store = scopedauth.session.store_for(storage)
+    store = scopedauth.grants.session.store_for(storage)
     first = user_login(sandbox, listener_port, store)
     _expire(store, first)
     sandbox.expire_access_tokens()
@@ -65,7 +65,7 @@ def test_storm_against_a_dead_grant_all_fail_cleanly(
     """Every process reports login-required; the server sees one refresh attempt, not N."""
     monkeypatch.setenv("SCOPEDAUTH_STORAGE", "file")
     target = resolve_target(host=sandbox.url, scopes="sql")
-    store = scopedauth.session.store_for("file")
+    store = scopedauth.grants.session.store_for("file")
     first = user_login(sandbox, listener_port, store)
     oauth.refresh(first)  # rotated elsewhere: our stored refresh token is now stale
     _expire(store, first)

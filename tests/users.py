@@ -13,7 +13,7 @@ from typing import Any
 
 import scopedauth
 from scopedauth.sandbox import Sandbox
-from scopedauth.store import TokenStore
+from scopedauth.storage.store import TokenStore
 from tests.agents.approve import sign_in
 
 

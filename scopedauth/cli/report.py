@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .manage import StatusEntry
-from .tokens import format_time, utcnow
+from ..grants.manage import StatusEntry
+from ..tokens import format_time, utcnow
 
 __all__ = ["state_of", "status_json", "status_lines"]
 

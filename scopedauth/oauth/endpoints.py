@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..config import Target, is_loopback_host
+from ..errors import ConfigError, NetworkError
 from . import transport
-from .config import Target, is_loopback_host
-from .errors import ConfigError, NetworkError
 
 __all__ = ["Endpoints", "check_secure", "discover"]
 

@@ -22,9 +22,9 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from .errors import ConfigError
-from .paths import is_env_name
-from .tokens import Token, format_time
+from ..errors import ConfigError
+from ..paths import is_env_name
+from ..tokens import Token, format_time
 
 __all__ = [
     "CONFLICTING",

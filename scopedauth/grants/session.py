@@ -30,8 +30,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .config import OFFLINE_ACCESS, Target, resolve_target
-from .errors import (
+from ..config import OFFLINE_ACCESS, Target, resolve_target
+from ..errors import (
     ConfigError,
     InvalidGrantError,
     LoginRequiredError,
@@ -39,8 +39,8 @@ from .errors import (
     StorageError,
     TokenEndpointError,
 )
-from .store import TokenStore, open_store
-from .tokens import Token
+from ..storage.store import TokenStore, open_store
+from ..tokens import Token
 
 __all__ = [
     "forget",
@@ -201,7 +201,7 @@ def _slow_path(
     say: Say,
     login_options: dict[str, Any],
 ) -> Token:
-    from .locks import target_lock
+    from ..storage.locks import target_lock
 
     mkey = _mkey(st, target)
     with target_lock(target.key):
@@ -250,7 +250,7 @@ def renew(
     Used by :class:`~scopedauth.integrations.BearerAuth` to refresh once on a 401. Another
     process may already have stored a newer token; only if not is the refresh token used.
     """
-    from .locks import target_lock
+    from ..storage.locks import target_lock
 
     st = store_for(store)
     target = resolve(target, store=st, **options)
@@ -278,7 +278,7 @@ def renew(
 
 
 def _refresh_locked(target: Target, st: TokenStore, token: Token) -> Token:
-    from . import oauth
+    from ..oauth import client as oauth
 
     try:
         fresh = oauth.refresh(token)
@@ -334,8 +334,8 @@ def _remint_locked(target: Target, st: TokenStore, token: Token, mkey: tuple[_Sa
 
 def _mint_again(target: Target, st: TokenStore, token: Token) -> Token:
     """A new token from the source a service-principal or federated record names."""
+    from ..tokens import CLIENT_CREDENTIALS, TOKEN_EXCHANGE
     from . import federation, m2m
-    from .tokens import CLIENT_CREDENTIALS, TOKEN_EXCHANGE
 
     kind = token.grant.type if token.grant else ""
     if kind == CLIENT_CREDENTIALS:

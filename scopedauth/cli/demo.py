@@ -14,10 +14,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from . import browser, manage, session, transport
-from .config import Target
-from .errors import StorageError
-from .store import TokenStore, open_store
+from ..config import Target
+from ..errors import StorageError
+from ..grants import manage, session
+from ..oauth import browser, transport
+from ..storage.store import TokenStore, open_store
 
 __all__ = ["logout_note", "run_demo"]
 
@@ -93,7 +94,7 @@ def _free_or_other(port: int, say: Callable[[str], None]) -> int:
 def run_demo(
     *, headless: bool, storage: str | None, port: int, say: Callable[[str], None], out: Callable[[str], None]
 ) -> dict[str, Any]:
-    from .sandbox import Sandbox, SandboxConfig
+    from ..sandbox import Sandbox, SandboxConfig
 
     port = _free_or_other(port, say)
     config = SandboxConfig(redirect_uris={"databricks-cli": [f"http://localhost:{port}"]})

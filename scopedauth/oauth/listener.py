@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import AuthorizationDeniedError, AuthorizationError, CallbackTimeoutError, ListenerError
 from .callback import MAX_QUERY, Verdict, judge, parse_query, redirect_path
-from .errors import AuthorizationDeniedError, AuthorizationError, CallbackTimeoutError, ListenerError
 
 __all__ = ["Listener", "Outcome", "templates_dir"]
 
@@ -45,8 +45,8 @@ _SECURITY_HEADERS = {
 
 def templates_dir() -> Path:
     """``scopedauth/templates`` inside a wheel, the top-level ``templates/`` in a checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "templates", package.parent / "templates"):
         if (candidate / "success.html").is_file():
             return candidate
     raise ListenerError("the page templates are missing from this installation; reinstall scopedauth")

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import StorageError
-from .paths import cache_dir, env_seconds, private_dir
+from ..errors import StorageError
+from ..paths import cache_dir, env_seconds, private_dir
 
 __all__ = ["index_lock", "lock_path", "path_lock", "target_lock"]
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .errors import ScopedAuthError
+from ..errors import ScopedAuthError
 from .logs import error_line, install_stderr_handler
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -114,7 +114,7 @@ def main(ca_bundle: str | None, debug: bool) -> None:
     """Databricks OAuth tokens with custom scopes: log in once, use everywhere."""
     install_stderr_handler(debug)
     if ca_bundle:
-        from . import transport
+        from ..oauth import transport
 
         transport.configure(ca_bundle=ca_bundle)
 
@@ -124,7 +124,7 @@ def ca_bundle_option(func: F) -> F:
 
     def apply(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
         if value:
-            from . import transport
+            from ..oauth import transport
 
             transport.configure(ca_bundle=value)
         return value
@@ -165,8 +165,9 @@ def ca_bundle_option(func: F) -> F:
 @handle_errors
 def login(**kw: Any) -> None:
     """Sign in through the browser and store the token (or, with a client secret, as a service principal)."""
-    from . import manage, profiles, session
-    from .scopes import hints_for
+    from ..grants import manage, session
+    from ..handoff import profiles
+    from ..scopes import hints_for
 
     target_kw = _target_kwargs(kw)
     for hint in hints_for(target_kw["scopes"]):
@@ -225,7 +226,7 @@ def _service_principal_note(token: Any, store_name: str) -> str:
 @handle_errors
 def exchange(**kw: Any) -> None:
     """Exchange another identity provider's token (e.g. Microsoft Entra ID) for a Databricks token."""
-    from . import manage, session
+    from ..grants import manage, session
 
     token = manage.exchange(
         store=kw["storage"],
@@ -246,7 +247,7 @@ def exchange(**kw: Any) -> None:
 @handle_errors
 def token(**kw: Any) -> None:
     """Print a valid access token (refreshing it if needed). Never opens a browser."""
-    from . import session
+    from ..grants import session
 
     tok = session.get_token(store=kw["storage"], interactive=False, **_target_kwargs(kw))
     if kw["output"] == "json":
@@ -261,7 +262,7 @@ def token(**kw: Any) -> None:
 @handle_errors
 def status(storage: str | None, output: str) -> None:
     """What is stored: target, scopes, expiry, refreshability (never the token)."""
-    from . import manage
+    from ..grants import manage
     from .report import status_json, status_lines
 
     entries = manage.status(store=storage)
@@ -282,7 +283,7 @@ def status(storage: str | None, output: str) -> None:
 @handle_errors
 def logout(**kw: Any) -> None:
     """Revoke the refresh token (when the server supports it) and delete the stored token."""
-    from . import manage
+    from ..grants import manage
 
     if kw["all_targets"]:
         given = [flag for name, flag in _TARGET_FLAGS if kw.pop(name)]
@@ -307,7 +308,7 @@ def logout(**kw: Any) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Workspace port (default: a free one).")
 def sandbox(port: int) -> None:
     """Run the bundled Databricks-shaped sandbox workspace until Ctrl-C."""
-    from .sandbox.__main__ import main as serve
+    from ..sandbox.__main__ import main as serve
 
     sys.exit(serve(["--port", str(port)]))
 
@@ -328,4 +329,4 @@ def demo(headless: bool, storage: str | None, port: int) -> None:
 
 # env, exec, call, scopes: cli_handoff adds them to `main` itself (main.add_command at its end), so
 # importing either module first works; a `from .cli_handoff import env` here would be circular.
-from . import cli_handoff  # noqa: E402, F401
+from . import handoff as cli_handoff  # noqa: E402, F401

@@ -23,13 +23,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
 
-from . import oauth
-from .config import DEFAULT_CLIENT_ID, Target, canonical_host, load_profile
-from .endpoints import Endpoints, discover
-from .errors import ConfigError, LoginRequiredError, TokenEndpointError
-from .paths import is_env_name
-from .store import TokenStore
-from .tokens import CLIENT_CREDENTIALS, Grant, Token
+from ..config import DEFAULT_CLIENT_ID, Target, canonical_host, load_profile
+from ..errors import ConfigError, LoginRequiredError, TokenEndpointError
+from ..oauth import client as oauth
+from ..oauth.endpoints import Endpoints, discover
+from ..paths import is_env_name
+from ..storage.store import TokenStore
+from ..tokens import CLIENT_CREDENTIALS, Grant, Token
 
 __all__ = [
     "ENV_CLIENT_ID",

@@ -16,11 +16,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from ..config import DEFAULT_CLIENT_ID, OFFLINE_ACCESS, Target, parse_scopes
+from ..errors import ConfigError, InvalidGrantError, TokenEndpointError
+from ..tokens import Token, utcnow
 from . import transport
-from .config import DEFAULT_CLIENT_ID, OFFLINE_ACCESS, Target, parse_scopes
 from .endpoints import Endpoints, check_secure
-from .errors import ConfigError, InvalidGrantError, TokenEndpointError
-from .tokens import Token, utcnow
 
 __all__ = [
     "TOKEN_EXCHANGE_GRANT",

@@ -11,7 +11,7 @@ import hmac
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from .errors import AuthorizationDeniedError, AuthorizationError
+from ..errors import AuthorizationDeniedError, AuthorizationError
 
 __all__ = ["MAX_QUERY", "Callback", "Verdict", "judge", "parse_pasted", "parse_query", "redirect_path"]
 

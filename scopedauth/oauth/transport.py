@@ -21,8 +21,8 @@ import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .config import is_loopback_host
-from .errors import ConfigError, NetworkError
+from ..config import is_loopback_host
+from ..errors import ConfigError, NetworkError
 
 if TYPE_CHECKING:
     import requests
@@ -140,7 +140,7 @@ def _log_response(resp: Any, *_args: Any, **_kwargs: Any) -> None:
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import session
-from .config import Target, is_loopback_host
-from .errors import ConfigError
+from ..config import Target, is_loopback_host
+from ..errors import ConfigError
+from ..grants import session
 
 if TYPE_CHECKING:
     import requests

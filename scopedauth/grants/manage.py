@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Target
-from .errors import ScopedAuthError, StorageError
+from ..config import Target
+from ..errors import ScopedAuthError, StorageError
+from ..storage.store import TokenStore
+from ..tokens import Token
 from .session import Say, forget, login_locked, remember, resolve, say_on_stderr, store_for
-from .store import TokenStore
-from .tokens import Token
 
 __all__ = ["LogoutResult", "StatusEntry", "exchange", "login", "logout", "status"]
 
@@ -49,7 +49,7 @@ def login(
     ``store_secret`` keeps that secret in the store (see :mod:`scopedauth.m2m`).
     Holds the target's lock so a concurrent refresh cannot interleave.
     """
-    from .locks import target_lock
+    from ..storage.locks import target_lock
     from .m2m import choose_secret, forget_secret
 
     st = store_for(store)
@@ -101,8 +101,8 @@ def exchange(
     A user login stored under the same key is replaced, and its refresh token revoked (``say``
     tells, default stderr).
     """
+    from ..storage.locks import target_lock
     from . import federation
-    from .locks import target_lock
     from .m2m import forget_secret
 
     grant = federation.source(
@@ -157,7 +157,7 @@ def logout(
     **options: Any,
 ) -> list[LogoutResult]:
     """Revoke (RFC 7009, when advertised) and delete stored grants, kept client secrets and lock files."""
-    from .locks import lock_path, target_lock
+    from ..storage.locks import lock_path, target_lock
     from .m2m import forget_secret
 
     st = store_for(store)
@@ -181,7 +181,7 @@ def logout(
 
 
 def _kind(token: Token) -> str:
-    from .tokens import CLIENT_CREDENTIALS
+    from ..tokens import CLIENT_CREDENTIALS
 
     if token.grant is None:
         return "user login"
@@ -231,9 +231,9 @@ def _revoke(token: Token) -> bool:
 
 
 def _revoke_at_server(token: Token) -> bool:
-    from . import oauth
-    from .endpoints import discover_or_none
-    from .tokens import CLIENT_CREDENTIALS
+    from ..oauth import client as oauth
+    from ..oauth.endpoints import discover_or_none
+    from ..tokens import CLIENT_CREDENTIALS
 
     if token.grant is not None and token.grant.type == CLIENT_CREDENTIALS:
         return False  # revoking needs the client secret; a client-credentials token lives an hour at most

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from .errors import StorageError
+from ..errors import StorageError
+from ..paths import cache_dir, config_dir, env_seconds, private_dir
 from .locks import path_lock
-from .paths import cache_dir, config_dir, env_seconds, private_dir
 
 __all__ = [
     "SERVICE",

@@ -25,10 +25,10 @@ import logging
 import os
 import re
 
+from ..config import Target
+from ..errors import ConfigError, StorageError
+from ..tokens import Token
 from .backends import Backend, FileBackend, KeyringBackend, MemoryBackend, value_length
-from .config import Target
-from .errors import ConfigError, StorageError
-from .tokens import Token
 
 __all__ = ["CHUNK_HEADER", "INDEX_KEY", "TokenStore", "open_store"]
 

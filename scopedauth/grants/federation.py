@@ -22,13 +22,13 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import oauth
-from .config import Target
-from .endpoints import Endpoints, discover
-from .errors import ConfigError, InvalidGrantError, LoginRequiredError, TokenEndpointError
-from .paths import is_env_name
-from .store import TokenStore
-from .tokens import TOKEN_EXCHANGE, Grant, Token
+from ..config import Target
+from ..errors import ConfigError, InvalidGrantError, LoginRequiredError, TokenEndpointError
+from ..oauth import client as oauth
+from ..oauth.endpoints import Endpoints, discover
+from ..paths import is_env_name
+from ..storage.store import TokenStore
+from ..tokens import TOKEN_EXCHANGE, Grant, Token
 
 __all__ = ["DEFAULT_SUBJECT_TOKEN_TYPE", "exchange", "exchange_command", "reexchange", "source"]
 

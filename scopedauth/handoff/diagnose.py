@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from .config import OFFLINE_ACCESS, Target, parse_scopes
-from .errors import ConfigError
-from .tokens import CLIENT_CREDENTIALS, Grant
+from ..config import OFFLINE_ACCESS, Target, parse_scopes
+from ..errors import ConfigError
+from ..tokens import CLIENT_CREDENTIALS, Grant
 
 __all__ = [
     "APP_DOMAIN",
@@ -80,7 +80,7 @@ def again_command(target: Target, grant: Grant | None) -> str:
     the token exchange; with ``--profile`` when the target came from one."""
     if grant is None:
         return target.login_command()
-    from . import federation, m2m  # their command builders; imported here to keep this module pure
+    from ..grants import federation, m2m  # their command builders; imported here to keep this module pure
 
     if grant.type == CLIENT_CREDENTIALS:
         return m2m.login_command(target, grant)

@@ -14,13 +14,14 @@ import sys
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from . import browser, oauth, pkce
-from .callback import parse_pasted
-from .config import Target
-from .endpoints import discover
-from .errors import AuthorizationDeniedError, AuthorizationError, ConfigError, ScopedAuthError
-from .store import TokenStore
-from .tokens import Token
+from ..config import Target
+from ..errors import AuthorizationDeniedError, AuthorizationError, ConfigError, ScopedAuthError
+from ..oauth import browser, pkce
+from ..oauth import client as oauth
+from ..oauth.callback import parse_pasted
+from ..oauth.endpoints import discover
+from ..storage.store import TokenStore
+from ..tokens import Token
 
 __all__ = ["run_login"]
 
@@ -31,7 +32,7 @@ PASTE_ATTEMPTS = 3
 
 
 def _redirect_uri(port: int, redirect_uri: str | None) -> tuple[str, int]:
-    from .config import is_loopback_host
+    from ..config import is_loopback_host
 
     if redirect_uri is None:
         if not 0 < port < 65536:
@@ -127,7 +128,7 @@ def run_login(
         _report(token, say)
         return token
 
-    from .listener import Listener
+    from ..oauth.listener import Listener
 
     listener = Listener(redirect_uri=redirect, state=state, port=bind_port)
     try:
@@ -170,7 +171,7 @@ def run_login(
 
 
 def _page_message(exc: ScopedAuthError) -> str:
-    from .errors import StorageError
+    from ..errors import StorageError
 
     if isinstance(exc, StorageError):
         return "The token was issued but could not be stored; nothing was saved."

@@ -20,9 +20,9 @@ from urllib.parse import urljoin, urlsplit
 
 import click
 
-from .cli import _target_kwargs, handle_errors, main, say, target_options
-from .errors import ConfigError, ScopedAuthError
-from .exports import SHELLS
+from ..errors import ConfigError, ScopedAuthError
+from ..handoff.shell_env import SHELLS
+from .main import _target_kwargs, handle_errors, main, say, target_options
 
 if TYPE_CHECKING:
     pass
@@ -38,8 +38,8 @@ EXIT_HTTP_ERROR = 22
 @handle_errors
 def env(**kw: Any) -> None:
     """Print DATABRICKS_HOST, DATABRICKS_TOKEN and the expiry as shell code: eval "$(scopedauth env)"."""
-    from . import session
-    from .exports import default_shell, render, token_variables
+    from ..grants import session
+    from ..handoff.shell_env import default_shell, render, token_variables
 
     shell = kw.pop("shell") or default_shell(os.environ)
     token = session.get_token(store=kw["storage"], **_target_kwargs(kw))
@@ -64,9 +64,10 @@ def run_exec(command: list[str], *, store: Any = None, environ: dict[str, str] |
     SDKs re-ask the service as their token nears expiry; DATABRICKS_TOKEN (valid at start) is for
     plain tools. The pinned auth type makes SDKs ignore it rather than refuse "more than one
     authorization method configured". Conflicting DATABRICKS_* settings are dropped."""
-    from . import child, session
-    from .exports import child_environment, token_variables
-    from .metadata import MetadataServer
+    from ..grants import session
+    from ..handoff import child
+    from ..handoff.metadata_service import MetadataServer
+    from ..handoff.shell_env import child_environment, token_variables
 
     target = session.resolve(store=store, **options)
     token = session.get_token(target, store=store)  # fail before starting anything
@@ -101,9 +102,9 @@ def _call_target(url: str, store: Any, options: dict[str, Any]) -> tuple[Any, bo
     workspace they belong to. For a host taken from the URL, no service principal's secret is
     used (see :func:`scopedauth.m2m.no_ambient_secret`).
     """
-    from . import session
-    from .config import canonical_host, resolve_target
-    from .diagnose import is_app_host
+    from ..config import canonical_host, resolve_target
+    from ..grants import session
+    from ..handoff.diagnose import is_app_host
 
     explicit = options.get("host") or options.get("profile")
     explicit = explicit or os.environ.get("DATABRICKS_HOST") or os.environ.get("DATABRICKS_CONFIG_PROFILE")
@@ -116,7 +117,7 @@ def _call_target(url: str, store: Any, options: dict[str, Any]) -> tuple[Any, bo
             return session.resolve(store=store, **options), False  # e.g. the default profile: keeps its scopes
     except ConfigError:
         pass
-    from .m2m import no_ambient_secret
+    from ..grants.m2m import no_ambient_secret
 
     with no_ambient_secret():
         return session.resolve(store=store, **{**options, "host": origin}), True
@@ -150,7 +151,7 @@ def run_call(
     url: str, *, method: str | None, headers: tuple[str, ...], data: str | None, store: Any, **options: Any
 ) -> int:
     """One request through :class:`BearerAuth`; body to stdout, status and diagnosis to stderr."""
-    from .m2m import no_ambient_secret
+    from ..grants.m2m import no_ambient_secret
 
     target, inferred = _call_target(url, store, options)
     with no_ambient_secret() if inferred else contextlib.nullcontext():
@@ -160,10 +161,11 @@ def run_call(
 def _send(url: str, target: Any, *, method: str | None, headers: tuple[str, ...], data: str | None, store: Any) -> int:
     import requests
 
-    from . import session, transport
-    from .diagnose import CallFacts, diagnose
-    from .integrations import BearerAuth
-    from .tokens import utcnow
+    from ..grants import session
+    from ..handoff.diagnose import CallFacts, diagnose
+    from ..handoff.integrations import BearerAuth
+    from ..oauth import transport
+    from ..tokens import utcnow
 
     full = urljoin(target.host + "/", url)
     verb = (method or ("POST" if data is not None else "GET")).upper()
@@ -209,7 +211,7 @@ def _send(url: str, target: Any, *, method: str | None, headers: tuple[str, ...]
 @click.command()
 def scopes() -> None:
     """List the Databricks OAuth scopes scopedauth knows: name<TAB>description."""
-    from .scopes import KNOWN_SCOPES
+    from ..scopes import KNOWN_SCOPES
 
     for name, description in KNOWN_SCOPES.items():
         click.echo(f"{name}\t{description}")

@@ -56,9 +56,9 @@ def _fast_token(argv: list[str]) -> int | None:
     opts = parse_token_args(argv)
     if opts is None:
         return None
-    from .errors import ScopedAuthError
+    from ..errors import ScopedAuthError
+    from ..grants.session import get_token
     from .logs import error_line, install_stderr_handler
-    from .session import get_token
 
     install_stderr_handler()
     try:
@@ -93,6 +93,6 @@ def main() -> None:
         code = _fast_token(argv[1:])
         if code is not None:
             sys.exit(code)
-    from .cli import main as cli_main
+    from .main import main as cli_main
 
     cli_main()

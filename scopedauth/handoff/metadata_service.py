@@ -29,9 +29,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from .config import canonical_host
-from .errors import ConfigError, ScopedAuthError
-from .tokens import Token
+from ..config import canonical_host
+from ..errors import ConfigError, ScopedAuthError
+from ..tokens import Token
 
 __all__ = ["NO_EXPIRY_RECHECK", "MetadataServer"]
 
