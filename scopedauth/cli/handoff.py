@@ -15,17 +15,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import click
 
 from ..errors import ConfigError, ScopedAuthError
 from ..handoff.shell_env import SHELLS
-from .main import _target_kwargs, handle_errors, main, say, target_options
-
-if TYPE_CHECKING:
-    pass
+from .options import handle_errors, say, target_kwargs, target_options
 
 __all__ = ["EXIT_HTTP_ERROR", "call", "env", "exec_", "run_exec", "scopes"]
 
@@ -42,7 +39,7 @@ def env(**kw: Any) -> None:
     from ..handoff.shell_env import default_shell, render, token_variables
 
     shell = kw.pop("shell") or default_shell(os.environ)
-    token = session.get_token(store=kw["storage"], **_target_kwargs(kw))
+    token = session.get_token(store=kw["storage"], **target_kwargs(kw))
     click.echo(render(token_variables(token), shell), nl=False)
 
 
@@ -55,7 +52,7 @@ def exec_(**kw: Any) -> None:
 
     Exits with COMMAND's exit code (128+N if signal N killed it, 127 if it was not found)."""
     command = list(kw.pop("command"))
-    sys.exit(run_exec(command, store=kw["storage"], **_target_kwargs(kw)))
+    sys.exit(run_exec(command, store=kw["storage"], **target_kwargs(kw)))
 
 
 def run_exec(command: list[str], *, store: Any = None, environ: dict[str, str] | None = None, **options: Any) -> int:
@@ -91,7 +88,7 @@ def call(**kw: Any) -> None:
 
     Prints HTTP <status> on stderr, and for 401/403/404 why; exits 22 on a status of 400 or more."""
     request = {name: kw.pop(name) for name in ("method", "headers", "data")}
-    sys.exit(run_call(kw.pop("url"), store=kw.pop("storage"), **request, **_target_kwargs(kw)))
+    sys.exit(run_call(kw.pop("url"), store=kw.pop("storage"), **request, **target_kwargs(kw)))
 
 
 def _call_target(url: str, store: Any, options: dict[str, Any]) -> tuple[Any, bool]:
@@ -215,7 +212,3 @@ def scopes() -> None:
 
     for name, description in KNOWN_SCOPES.items():
         click.echo(f"{name}\t{description}")
-
-
-for _command in (env, exec_, call, scopes):
-    main.add_command(_command)
