@@ -1,8 +1,9 @@
 """The ``scopedauth`` command group: global options, and every command registered on it.
 
 The cli package is the only one that prints. stdout carries exactly what a machine asked for
-(a token, JSON, shell code, a response body); everything meant for a person goes to stderr. Errors are ``scopedauth: error: …`` on stderr with
-an exit code per branch of the error tree (see :mod:`scopedauth.errors`).
+(a token, JSON, shell code, a response body); everything meant for a person goes to stderr.
+Errors are ``scopedauth: error: …`` on stderr with an exit code per branch of the error tree
+(see :mod:`scopedauth.errors`).
 """
 
 from __future__ import annotations

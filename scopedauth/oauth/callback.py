@@ -7,22 +7,40 @@ a query must be a well-formed ``application/x-www-form-urlencoded`` string of bo
 
 from __future__ import annotations
 
+import enum
 import hmac
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import AuthorizationDeniedError, AuthorizationError
 
-__all__ = ["MAX_QUERY", "Callback", "Verdict", "judge", "parse_pasted", "parse_query", "redirect_path"]
+__all__ = [
+    "MAX_QUERY",
+    "Callback",
+    "IgnoredCallbackError",
+    "Verdict",
+    "judge",
+    "parse_pasted",
+    "parse_query",
+    "redirect_path",
+]
 
 MAX_QUERY = 8192
 
 
-class Verdict:
-    """Names for :func:`judge` results that do not end the login."""
+class Verdict(enum.Enum):
+    """Why :func:`judge` ignored a request: it does not end the login, the listener keeps waiting."""
 
     STRAY = "stray"  # no code, no error: not a callback at all
     FORGED = "forged"  # state missing or wrong: someone else's request
+
+
+class IgnoredCallbackError(AuthorizationError):
+    """A request to the redirect path that is not this login's answer; :attr:`verdict` says why."""
+
+    def __init__(self, message: str, verdict: Verdict) -> None:
+        super().__init__(message)
+        self.verdict = verdict
 
 
 @dataclass(frozen=True)
@@ -66,16 +84,16 @@ def judge(callback: Callback, expected_state: str) -> str:
     """The authorization code, or a reason this request does not end the login.
 
     Returns the code. Raises :class:`AuthorizationDeniedError` for an error redirect that
-    carries our state. Raises :class:`AuthorizationError` whose ``args[1]`` is a
-    :class:`Verdict` for requests to ignore (stray or forged).
+    carries our state. Raises :class:`IgnoredCallbackError`, whose ``verdict`` says why, for
+    requests to ignore (stray or forged).
     """
     if callback.code is None and callback.error is None:
-        raise AuthorizationError("this request is not an authorization response", Verdict.STRAY)
+        raise IgnoredCallbackError("this request is not an authorization response", Verdict.STRAY)
     state = callback.state or ""
     # surrogatepass: a pasted line read under surrogateescape may hold lone surrogates; they
     # must make a mismatch, not a UnicodeEncodeError
     if not hmac.compare_digest(state.encode("utf-8", "surrogatepass"), expected_state.encode("utf-8", "surrogatepass")):
-        raise AuthorizationError(
+        raise IgnoredCallbackError(
             "the state does not match this login (a stale tab or a forged request)", Verdict.FORGED
         )
     if callback.error is not None:
@@ -110,13 +128,10 @@ def parse_pasted(text: str, redirect_uri: str, expected_state: str) -> tuple[str
     callback = parse_query(parts.query)
     try:
         code = judge(callback, expected_state)
-    except AuthorizationDeniedError:
-        raise
-    except AuthorizationError as exc:
-        verdict = exc.args[1] if len(exc.args) > 1 else None
-        if verdict == Verdict.STRAY:
+    except IgnoredCallbackError as exc:
+        if exc.verdict is Verdict.STRAY:
             raise AuthorizationError(
                 "that address carries no authorization code; sign in first, then copy it"
             ) from None
-        raise AuthorizationError(str(exc.args[0])) from None
+        raise AuthorizationError(str(exc)) from None
     return pasted, code

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AuthorizationDeniedError, AuthorizationError, CallbackTimeoutError, ListenerError
-from .callback import MAX_QUERY, Verdict, judge, parse_query, redirect_path
+from .callback import MAX_QUERY, IgnoredCallbackError, Verdict, judge, parse_query, redirect_path
 
 __all__ = ["Listener", "Outcome", "templates_dir"]
 
@@ -192,15 +192,15 @@ class Listener:
                     denied.call_on_close(self._replied.set)
                     return denied
                 return failure(409, "Already handled", "This login has already finished.")
-            except AuthorizationError as exc:
-                if len(exc.args) > 1 and exc.args[1] == Verdict.STRAY:
+            except AuthorizationError as exc:  # ignored (stray, forged) or malformed: keep waiting
+                if isinstance(exc, IgnoredCallbackError) and exc.verdict is Verdict.STRAY:
                     return failure(
                         400, "Not a sign-in response", "This address expects the redirect from your workspace."
                     )
                 return failure(
                     400,
                     "This link does not belong to the current login",
-                    str(exc.args[0]),
+                    str(exc),
                     "Go back to the terminal; the login there is still waiting.",
                 )
             if not self._claim():
