@@ -17,6 +17,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, TypedDict, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ConfigError
@@ -24,7 +25,11 @@ from .errors import ConfigError
 __all__ = [
     "DEFAULT_CLIENT_ID",
     "OFFLINE_ACCESS",
+    "RESOLVE_ENV",
+    "STORAGE_KINDS",
+    "StorageKind",
     "Target",
+    "TargetOptions",
     "canonical_host",
     "config_path",
     "is_loopback_host",
@@ -35,6 +40,32 @@ __all__ = [
 
 DEFAULT_CLIENT_ID = "databricks-cli"
 OFFLINE_ACCESS = "offline_access"
+
+#: where tokens live: the OS keyring (default), a 0600 plaintext file, or this process's memory
+StorageKind = Literal["keyring", "file", "memory"]
+STORAGE_KINDS: tuple[StorageKind, ...] = get_args(StorageKind)
+
+
+class TargetOptions(TypedDict, total=False):
+    """The keywords that choose a target; every public call that takes a target accepts them.
+
+    host: workspace or account-console URL (else the profile's, else ``DATABRICKS_HOST``).
+    profile: a profile in ``~/.databrickscfg`` (else ``DATABRICKS_CONFIG_PROFILE``).
+    account_id: the account, for an account-console host (else ``DATABRICKS_ACCOUNT_ID``).
+    client_id: the OAuth client (default ``databricks-cli``, or ``DATABRICKS_CLIENT_ID``).
+    scopes: ``"sql files.files"``, ``"sql,files.files"`` or a list; none means the one grant
+        stored for the host (``all-apis`` at login).
+    refresh_token: False to do without ``offline_access`` (no refresh token).
+    """
+
+    host: str | None
+    profile: str | None
+    account_id: str | None
+    client_id: str | None
+    scopes: str | Iterable[str] | None
+    refresh_token: bool | None
+
+
 _SETTINGS = "__settings__"
 _ACCOUNT_HOSTS = (
     "accounts.cloud.databricks.com",
@@ -67,6 +98,20 @@ _AUTH_ENV = (
     "DATABRICKS_OIDC_TOKEN_ENV",
     "DATABRICKS_OIDC_TOKEN_FILEPATH",
     "DATABRICKS_OIDC_TOKEN_FILE",
+)
+#: every environment variable :func:`resolve_target` reads (HOME and USERPROFILE locate
+#: ``~/.databrickscfg``); an answer remembered for the same values of these is still right
+RESOLVE_ENV: tuple[str, ...] = (
+    "DATABRICKS_HOST",
+    "DATABRICKS_ACCOUNT_ID",
+    "DATABRICKS_CLIENT_ID",
+    "DATABRICKS_DISABLE_OAUTH_REFRESH_TOKEN",
+    "DATABRICKS_CONFIG_PROFILE",
+    "DATABRICKS_CONFIG_FILE",
+    "SCOPEDAUTH_SCOPES",
+    "HOME",
+    "USERPROFILE",
+    *_AUTH_ENV,
 )
 
 
@@ -287,6 +332,7 @@ def _merge_sources(
     account_id: str | None = None,
     client_id: str | None = None,
     env: Mapping[str, str],
+    read_files: list[Path] | None = None,
 ) -> tuple[str | None, dict[str, str]]:
     """The profile used and the raw settings, merged the way databricks-sdk's ``Config`` merges them.
 
@@ -311,6 +357,8 @@ def _merge_sources(
     # or from an argument, so both skip the file.
     skip_file = profile is None and ("host" in values or "client_id" in values or any(env.get(v) for v in _AUTH_ENV))
     if not skip_file:
+        if read_files is not None:
+            read_files.append(config_path(env))
         profile, file_values = load_profile(profile, env)
         for k, v in file_values.items():
             values.setdefault(k, v)
@@ -332,8 +380,13 @@ def resolve_target(
     scopes: str | Iterable[str] | None = None,
     refresh_token: bool | None = None,
     env: Mapping[str, str] | None = None,
+    read_files: list[Path] | None = None,
 ) -> Target:
     """Build the :class:`Target` from arguments, environment and profile, SDK precedence.
+
+    Reads only the variables in :data:`RESOLVE_ENV`, and the config file when a profile
+    applies; that file's path is appended to ``read_files`` when given, so a caller that
+    remembers the answer knows what would make it stale.
 
     ``scopes`` empty everywhere leaves :attr:`Target.scopes` empty: the caller then picks the
     one stored grant for that host, or asks for ``all-apis`` at login. ``offline_access`` is
@@ -347,7 +400,9 @@ def resolve_target(
     ``account_id`` on a workspace host is dropped unless passed explicitly.
     """
     env = os.environ if env is None else env
-    profile, values = _merge_sources(host=host, profile=profile, account_id=account_id, client_id=client_id, env=env)
+    profile, values = _merge_sources(
+        host=host, profile=profile, account_id=account_id, client_id=client_id, env=env, read_files=read_files
+    )
     if not values.get("host"):
         raise ConfigError("no workspace: pass --host https://<workspace-host>, --profile NAME, or set DATABRICKS_HOST")
     wanted = parse_scopes(scopes) or parse_scopes(env.get("SCOPEDAUTH_SCOPES")) or parse_scopes(values.get("scopes"))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from scopedauth.grants import session
+from scopedauth.grants.cache import CACHE
 from scopedauth.sandbox import Sandbox, SandboxConfig
 from scopedauth.storage.backends import FileBackend, KeyringBackend, MemoryBackend
 from scopedauth.storage.store import TokenStore
@@ -70,11 +70,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "databrickscfg"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("SCOPEDAUTH_KEYRING_SERVICE", KEYRING_SERVICE)
-    session.forget_memory()
-    session._stores.clear()
+    CACHE.reset()
     yield tmp_path
-    session.forget_memory()
-    session._stores.clear()
+    CACHE.reset()
 
 
 def keyring_available() -> str | None:

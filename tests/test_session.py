@@ -133,3 +133,65 @@ def test_a_dead_grant_does_not_make_the_choice_ambiguous(sandbox: Sandbox, liste
     live = user_login(sandbox, listener_port, store, "sql")
     session.forget_memory()
     assert scopedauth.get_token(host=sandbox.url, store=store).access_token == live.access_token
+
+
+# -- the per-process memo of what an argument list resolves to ----------------------------------
+
+WS = "https://memo.cloud.databricks.com"
+
+
+def _store_valid(store: TokenStore, target: Target, access_token: str) -> Token:
+    token = Token(target, access_token, expiry=utcnow() + timedelta(hours=1))
+    store.save(token)
+    return token
+
+
+def test_memo_sees_a_changed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DATABRICKS_CLIENT_ID picks another client: the same arguments must now mean another grant."""
+    store = TokenStore(MemoryBackend())
+    _store_valid(store, Target(WS, scopes=("offline_access", "sql")), "for-the-cli")
+    other = Target(WS, client_id="my-app", scopes=("offline_access", "sql"))
+    _store_valid(store, other, "for-my-app")
+    assert scopedauth.get_token(host=WS, scopes="sql", store=store).access_token == "for-the-cli"
+    monkeypatch.setenv("DATABRICKS_CLIENT_ID", "my-app")
+    assert scopedauth.get_token(host=WS, scopes="sql", store=store).access_token == "for-my-app"
+    monkeypatch.delenv("DATABRICKS_CLIENT_ID")
+    assert scopedauth.get_token(host=WS, scopes="sql", store=store).access_token == "for-the-cli"
+
+
+def test_memo_sees_an_edited_profile(isolated_env: object, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    """A profile's host changed on disk (another tool rewrote the file): the next call follows it."""
+    import os
+    from pathlib import Path
+
+    cfg = Path(os.environ["DATABRICKS_CONFIG_FILE"])
+    store = TokenStore(MemoryBackend())
+    second = "https://memo-two.cloud.databricks.com"
+    _store_valid(store, Target(WS, scopes=("offline_access", "sql")), "first-host")
+    _store_valid(store, Target(second, scopes=("offline_access", "sql")), "second-host")
+    cfg.write_text(f"[p]\nhost = {WS}\n")
+    assert scopedauth.get_token(profile="p", scopes="sql", store=store).access_token == "first-host"
+    cfg.write_text(f"[p]\nhost = {second}\n# longer, so the size differs even within one mtime tick\n")
+    assert scopedauth.get_token(profile="p", scopes="sql", store=store).access_token == "second-host"
+
+
+def test_scopes_as_a_list_are_served_from_the_memo_too() -> None:
+    store = TokenStore(MemoryBackend())
+    _store_valid(store, Target(WS, scopes=("files.files", "offline_access", "sql")), "listed")
+    for _ in range(2):
+        assert scopedauth.get_token(host=WS, scopes=["sql", "files.files"], store=store).access_token == "listed"
+        assert scopedauth.headers(host=WS, scopes=("files.files", "sql"), store=store) == {
+            "Authorization": "Bearer listed"
+        }
+
+
+def test_reset_forgets_tokens_choices_and_stores() -> None:
+    from scopedauth.grants.cache import CACHE
+
+    store = TokenStore(MemoryBackend())
+    _store_valid(store, Target(WS, scopes=("offline_access", "sql")), "kept")
+    scopedauth.get_token(host=WS, scopes="sql", store=store)
+    session.store_for("memory")
+    assert CACHE.tokens and CACHE.resolved and CACHE.stores
+    CACHE.reset()
+    assert not (CACHE.tokens or CACHE.resolved or CACHE.stores or CACHE.picked or CACHE.hold_off)

@@ -11,6 +11,9 @@ argument lists.
 from __future__ import annotations
 
 import sys
+from typing import cast
+
+from ..config import STORAGE_KINDS, StorageKind
 
 __all__ = ["main", "parse_token_args"]
 
@@ -26,19 +29,19 @@ _VALUED = {
     "--output": "output",
     "-o": "output",
 }
-_STORAGES = ("keyring", "file", "memory")
 
 
-def parse_token_args(argv: list[str]) -> dict[str, str | bool | None] | None:
-    """The ``token`` options as a dict, or None when click should handle the command line."""
-    opts: dict[str, str | bool | None] = {name: None for name in set(_VALUED.values())}
-    opts["no_refresh"] = False
+def parse_token_args(argv: list[str]) -> tuple[dict[str, str | None], bool] | None:
+    """The ``token`` options and whether ``--no-refresh-token`` was given, or None when click
+    should handle the command line."""
+    opts: dict[str, str | None] = dict.fromkeys(set(_VALUED.values()))
+    no_refresh = False
     i = 0
     while i < len(argv):
         word = argv[i]
         name, eq, value = word.partition("=")
         if word == "--no-refresh-token":
-            opts["no_refresh"] = True
+            no_refresh = True
         elif name in _VALUED and eq and name.startswith("--"):
             opts[_VALUED[name]] = value
         elif word in _VALUED and i + 1 < len(argv):
@@ -47,15 +50,16 @@ def parse_token_args(argv: list[str]) -> dict[str, str | bool | None] | None:
         else:
             return None
         i += 1
-    if opts["output"] not in (None, "text", "json") or opts["storage"] not in (None, *_STORAGES):
+    if opts["output"] not in (None, "text", "json") or opts["storage"] not in (None, *STORAGE_KINDS):
         return None
-    return opts
+    return opts, no_refresh
 
 
 def _fast_token(argv: list[str]) -> int | None:
-    opts = parse_token_args(argv)
-    if opts is None:
+    parsed = parse_token_args(argv)
+    if parsed is None:
         return None
+    opts, no_refresh = parsed
     from ..errors import ScopedAuthError
     from ..grants.session import get_token
     from .logs import error_line, install_stderr_handler
@@ -63,14 +67,14 @@ def _fast_token(argv: list[str]) -> int | None:
     install_stderr_handler()
     try:
         token = get_token(
-            store=opts["storage"] or None,  # type: ignore[arg-type]
+            store=cast("StorageKind | None", opts["storage"]),  # checked by parse_token_args
             interactive=False,
             host=opts["host"],
             profile=opts["profile"],
             account_id=opts["account_id"],
             client_id=opts["client_id"],
             scopes=opts["scopes"],
-            refresh_token=False if opts["no_refresh"] else None,
+            refresh_token=False if no_refresh else None,
         )
     except ScopedAuthError as exc:
         sys.stderr.write(error_line(exc) + "\n")

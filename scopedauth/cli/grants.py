@@ -11,7 +11,16 @@ from typing import Any
 
 import click
 
-from .options import TARGET_FLAGS, _Seconds, ca_bundle_option, handle_errors, say, target_kwargs, target_options
+from .options import (
+    TARGET_FLAGS,
+    _Seconds,
+    ca_bundle_option,
+    handle_errors,
+    say,
+    storage_option,
+    target_kwargs,
+    target_options,
+)
 
 __all__ = ["exchange", "login", "logout", "status", "token"]
 
@@ -135,7 +144,7 @@ def token(**kw: Any) -> None:
 
 
 @click.command()
-@click.option("--storage", type=click.Choice(["keyring", "file", "memory"]), envvar="SCOPEDAUTH_STORAGE")
+@storage_option
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @handle_errors
 def status(storage: str | None, output: str) -> None:

@@ -14,7 +14,7 @@ import click
 
 from . import grants, handoff
 from .logs import install_stderr_handler
-from .options import handle_errors, say
+from .options import handle_errors, say, storage_option
 
 __all__ = ["main"]
 
@@ -53,7 +53,7 @@ def sandbox(port: int) -> None:
 
 @main.command()
 @click.option("--headless", is_flag=True, help="Play the user on the sandbox consent page (no browser).")
-@click.option("--storage", type=click.Choice(["keyring", "file", "memory"]), envvar="SCOPEDAUTH_STORAGE")
+@storage_option
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=8020, show_default=True, help="Loopback port for the redirect."
 )

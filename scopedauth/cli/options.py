@@ -14,10 +14,19 @@ from typing import Any, TypeVar
 
 import click
 
+from ..config import STORAGE_KINDS
 from ..errors import ScopedAuthError
 from .logs import error_line
 
-__all__ = ["TARGET_FLAGS", "ca_bundle_option", "handle_errors", "say", "target_kwargs", "target_options"]
+__all__ = [
+    "TARGET_FLAGS",
+    "ca_bundle_option",
+    "handle_errors",
+    "say",
+    "storage_option",
+    "target_kwargs",
+    "target_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,6 +45,14 @@ class _Seconds(click.FloatRange):
         return seconds
 
 
+storage_option = click.option(
+    "--storage",
+    type=click.Choice(STORAGE_KINDS),
+    envvar="SCOPEDAUTH_STORAGE",
+    help="Where tokens live (default: the OS keyring).",
+)
+
+
 def target_options(func: F) -> F:
     """--host/--profile/--account-id/--client-id/--scopes/--no-refresh-token/--storage."""
     opts = [
@@ -47,12 +64,7 @@ def target_options(func: F) -> F:
         click.option(
             "--no-refresh-token", "no_refresh", is_flag=True, help="Do not request offline_access (no refresh token)."
         ),
-        click.option(
-            "--storage",
-            type=click.Choice(["keyring", "file", "memory"]),
-            envvar="SCOPEDAUTH_STORAGE",
-            help="Where tokens live (default: the OS keyring).",
-        ),
+        storage_option,
     ]
     for opt in reversed(opts):
         func = opt(func)

@@ -28,9 +28,10 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ..config import OFFLINE_ACCESS, Target, resolve_target
+from ..config import OFFLINE_ACCESS, RESOLVE_ENV, StorageKind, Target, TargetOptions, resolve_target
 from ..errors import (
     ConfigError,
     InvalidGrantError,
@@ -41,6 +42,10 @@ from ..errors import (
 )
 from ..storage.store import TokenStore, open_store
 from ..tokens import Token
+from .cache import CACHE, TokenKey
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 __all__ = [
     "forget",
@@ -57,34 +62,33 @@ __all__ = [
 
 log = logging.getLogger("scopedauth")
 DEFAULT_SCOPES = ("all-apis",)
-_memory: dict[tuple[_Same, str], Token] = {}
-#: after a failed early refresh, this process serves the still-valid token until then (monotonic)
-_hold_off: dict[tuple[_Same, str], float] = {}
 HOLD_OFF_SECONDS = 30.0
-_stores: dict[str, TokenStore] = {}
-#: the one scope set stored for (backend, host, client, account), found once per process
-_picked: dict[tuple[_Same, str, str, str | None], Target] = {}
 Say = Callable[[str], None]
+_environ: Any = os.environ
+# Read the variables resolution depends on straight from os.environ's own mapping: this runs on
+# every get_token call, where os.environ.get's per-call key encoding would cost more than the
+# rest of the lookup. Any mapping without that attribute falls back to plain lookups.
+_CALL_ENV = (*RESOLVE_ENV, "SCOPEDAUTH_STORAGE")  # what a get_token call's answer depends on
+_ENV_KEYS = tuple(_environ.encodekey(name) for name in _CALL_ENV) if hasattr(_environ, "encodekey") else ()
 
 
-class _Same:
-    """A cache-key part equal only to a key for the very same backend. It holds the backend, so
-    while a token is cached for it no other backend can be allocated at its address (id reuse)."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj: object) -> None:
-        self.obj = obj
-
-    def __hash__(self) -> int:
-        return id(self.obj)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Same) and other.obj is self.obj
+def _env_snapshot() -> tuple[object, ...]:
+    data = getattr(os.environ, "_data", None)
+    if data is not None and _ENV_KEYS:
+        return tuple(map(data.get, _ENV_KEYS))
+    return tuple(map(os.environ.get, _CALL_ENV))
 
 
-def _mkey(st: TokenStore, target: Target) -> tuple[_Same, str]:
-    return (_Same(st.backend), target.key)
+def _file_stamp(paths: list[Path]) -> tuple[object, ...]:
+    stamps: list[object] = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(stamps)
 
 
 def say_on_stderr(message: str) -> None:
@@ -97,9 +101,9 @@ def store_for(store: TokenStore | str | None) -> TokenStore:
     if isinstance(store, TokenStore):
         return store
     kind = (store or os.environ.get("SCOPEDAUTH_STORAGE") or "keyring").lower()
-    if kind not in _stores:
-        _stores[kind] = open_store(kind)
-    return _stores[kind]
+    if kind not in CACHE.stores:
+        CACHE.stores[kind] = open_store(kind)
+    return CACHE.stores[kind]
 
 
 def resolve(
@@ -107,25 +111,27 @@ def resolve(
     *,
     store: TokenStore | str | None = None,
     for_login: bool = False,
-    **options: Any,
+    read_files: list[Path] | None = None,
+    **options: Unpack[TargetOptions],
 ) -> Target:
     """The full target. Without scopes: the one grant stored for that host and client
     (``token``), or ``all-apis`` (``login``)."""
     given = target
     if target is None:
-        target = resolve_target(**options)
+        target = resolve_target(read_files=read_files, **options)
     if target.scopes:
         return target
     if for_login:
         if given is None:  # resolve again so the profile's disable_oauth_refresh_token applies too
-            return resolve_target(**{**options, "scopes": " ".join(DEFAULT_SCOPES)})
+            defaults: TargetOptions = {**options, "scopes": " ".join(DEFAULT_SCOPES)}
+            return resolve_target(**defaults)
         wanted = (
             (*DEFAULT_SCOPES, OFFLINE_ACCESS) if options.get("refresh_token", True) is not False else DEFAULT_SCOPES
         )
         return Target(target.host, target.client_id, tuple(sorted(wanted)), target.account_id, target.profile)
     st = store_for(store)
-    pick_key = (_Same(st.backend), target.host, target.client_id, target.account_id)
-    picked = _picked.get(pick_key)
+    pick_key = CACHE.pick_key(st, target)
+    picked = CACHE.picked.get(pick_key)
     if picked is None:
         same = [
             t
@@ -135,7 +141,7 @@ def resolve(
         if len(same) > 1:  # a grant marked dead does not make the choice ambiguous
             same = [t for t in same if not _is_dead(st, t)] or same
         if len(same) == 1:
-            picked = _picked[pick_key] = same[0]
+            picked = CACHE.picked[pick_key] = same[0]
     if picked is not None:
         return Target(picked.host, picked.client_id, picked.scopes, picked.account_id, target.profile)
     if not same:
@@ -169,28 +175,64 @@ def _usable(token: Token | None) -> bool:
 def get_token(
     target: Target | None = None,
     *,
-    store: TokenStore | str | None = None,
+    store: TokenStore | StorageKind | None = None,
     interactive: bool = False,
     say: Say | None = None,
     login_options: dict[str, Any] | None = None,
-    **options: Any,
+    **options: Unpack[TargetOptions],
 ) -> Token:
     """A valid token for the target, refreshing or (when ``interactive``) logging in as needed.
 
-    ``options`` are :func:`scopedauth.config.resolve_target` keywords (host, profile, scopes, …).
+    Args:
+        target: a resolved :class:`Target`; else the target is resolved from ``options``.
+        store: a :class:`TokenStore`, or a storage kind (``"keyring"``, ``"file"``,
+            ``"memory"``); default ``SCOPEDAUTH_STORAGE``, else the OS keyring.
+        interactive: log in through the browser when nothing usable is stored (default: raise).
+        say: where an interactive login talks to the person (default: stderr).
+        login_options: keywords for that login (see :func:`scopedauth.login`).
+        **options: :class:`~scopedauth.config.TargetOptions`: ``host``, ``profile``,
+            ``account_id``, ``client_id``, ``scopes``, ``refresh_token``.
+
     Raises :class:`LoginRequiredError` carrying the exact ``scopedauth login`` command.
+
+    The answer for a fresh token is a few dictionary lookups: the (store, target) an argument
+    list resolves to is remembered per process, keyed by the arguments and the environment
+    variables resolution reads (and re-checked against the config file's stamp when a profile
+    was read), so a changed environment or profile is seen on the next call.
     """
-    st = store_for(store)
-    target = resolve(target, store=st, **options)
-    mkey = _mkey(st, target)
-    cached = _memory.get(mkey)
-    if cached is not None and (_usable(cached) or (cached.is_valid() and _hold_off.get(mkey, 0.0) > _now())):
+    if target is None:
+        st, target, tkey = _resolve_call(store, options)
+    else:
+        st = store_for(store)
+        target = resolve(target, store=st)
+        tkey = CACHE.key(st, target)
+    cached = CACHE.tokens.get(tkey)
+    if cached is not None and (_usable(cached) or (cached.is_valid() and CACHE.hold_off.get(tkey, 0.0) > _now())):
         return cached
     token = st.load(target)
     if token is not None and _usable(token):
-        _memory[mkey] = token
+        CACHE.tokens[tkey] = token
         return token
     return _slow_path(target, st, token, interactive, say or say_on_stderr, login_options or {})
+
+
+def _resolve_call(store: TokenStore | str | None, options: TargetOptions) -> tuple[TokenStore, Target, TokenKey]:
+    """``(store, target, token key)`` for a ``get_token`` argument list, remembered (see there)."""
+    scopes = options.get("scopes")
+    if scopes is not None and not isinstance(scopes, str):
+        options["scopes"] = tuple(scopes)
+    call = (store, *options.items(), *_env_snapshot())
+    known = CACHE.resolved.get(call)
+    if known is not None:
+        st, target, tkey, files, stamp = known
+        if not files or _file_stamp(files) == stamp:
+            return st, target, tkey
+    st = store_for(store)
+    read: list[Path] = []
+    target = resolve(None, store=st, read_files=read, **options)
+    tkey = CACHE.key(st, target)
+    CACHE.resolved[call] = (st, target, tkey, read, _file_stamp(read))
+    return st, target, tkey
 
 
 def _slow_path(
@@ -203,12 +245,12 @@ def _slow_path(
 ) -> Token:
     from ..storage.locks import target_lock
 
-    mkey = _mkey(st, target)
+    mkey = CACHE.key(st, target)
     with target_lock(target.key):
         st.forget_cache()
         token = st.load(target)
         if token is not None and _usable(token):
-            _memory[mkey] = token
+            CACHE.tokens[mkey] = token
             return token
         if token is not None and token.refreshable:
             try:
@@ -219,7 +261,7 @@ def _slow_path(
                 if not isinstance(exc, InvalidGrantError):
                     raise
             else:
-                _memory[mkey] = fresh
+                CACHE.tokens[mkey] = fresh
                 return fresh
         if token is not None and token.grant is not None and not token.needs_login:
             return _remint_locked(target, st, token, mkey)
@@ -228,11 +270,11 @@ def _slow_path(
 
             minted = mint_from_environment(target, st)
             if minted is not None:
-                _memory[mkey] = minted
+                CACHE.tokens[mkey] = minted
                 return minted
         if interactive:
             fresh = login_locked(target, st, say=say, **login_options)
-            _memory[mkey] = fresh
+            CACHE.tokens[mkey] = fresh
             return fresh
     why = "the stored grant has expired or was revoked" if token is not None else "nothing is stored"
     raise LoginRequiredError(f"{why} for {target.describe()}", target.login_command())
@@ -243,7 +285,7 @@ def renew(
     *,
     rejected: str | None = None,
     store: TokenStore | str | None = None,
-    **options: Any,
+    **options: Unpack[TargetOptions],
 ) -> Token:
     """A token other than ``rejected``, which a server just refused (401) though it looked valid.
 
@@ -254,13 +296,13 @@ def renew(
 
     st = store_for(store)
     target = resolve(target, store=st, **options)
-    mkey = _mkey(st, target)
-    _memory.pop(mkey, None)
+    mkey = CACHE.key(st, target)
+    CACHE.tokens.pop(mkey, None)
     with target_lock(target.key):
         st.forget_cache()
         token = st.load(target)
         if token is not None and token.is_valid() and token.access_token != rejected:
-            _memory[mkey] = token
+            CACHE.tokens[mkey] = token
             return token
         try:
             if token is not None and token.refreshable:
@@ -272,7 +314,7 @@ def renew(
         except InvalidGrantError:
             fresh = None  # dead (and marked so): a new login is the only way
         if fresh is not None:
-            _memory[mkey] = fresh
+            CACHE.tokens[mkey] = fresh
             return fresh
     raise LoginRequiredError(f"the server refused the token for {target.describe()}", target.login_command())
 
@@ -316,7 +358,7 @@ def _save_rotated(st: TokenStore, fresh: Token) -> None:
                 )
 
 
-def _remint_locked(target: Target, st: TokenStore, token: Token, mkey: tuple[_Same, str]) -> Token:
+def _remint_locked(target: Target, st: TokenStore, token: Token, mkey: TokenKey) -> Token:
     """Rung 3 for grants without a refresh token: mint again from the recorded source.
 
     As with an early refresh, a failure while the current token is still valid serves the
@@ -328,7 +370,7 @@ def _remint_locked(target: Target, st: TokenStore, token: Token, mkey: tuple[_Sa
         if not token.is_valid():
             raise
         return _serve_while_valid(mkey, token, f"early renewal failed ({exc})")
-    _memory[mkey] = fresh
+    CACHE.tokens[mkey] = fresh
     return fresh
 
 
@@ -345,15 +387,15 @@ def _mint_again(target: Target, st: TokenStore, token: Token) -> Token:
     raise LoginRequiredError(f"this scopedauth cannot renew a {kind!r} grant", target.login_command())
 
 
-def _serve_while_valid(mkey: tuple[_Same, str], token: Token, why: str) -> Token:
+def _serve_while_valid(mkey: TokenKey, token: Token, why: str) -> Token:
     """Renewal failed but the token still works: serve it, warn, and hold off retries for a while.
 
     The hold-off keeps a failing server from being hit on every call; the warning comes once per
     hold-off period, so a long-running program keeps hearing about it.
     """
     log.warning("%s; using the current token until it expires", why)
-    _memory[mkey] = token
-    _hold_off[mkey] = _now() + HOLD_OFF_SECONDS
+    CACHE.tokens[mkey] = token
+    CACHE.hold_off[mkey] = _now() + HOLD_OFF_SECONDS
     return token
 
 
@@ -364,30 +406,31 @@ def login_locked(target: Target, st: TokenStore, say: Say, **login_options: Any)
     return run_login(target, st, say=say, **login_options)
 
 
-def headers(target: Target | None = None, **kwargs: Any) -> dict[str, str]:
-    """``{"Authorization": "Bearer …"}`` for the target (same arguments as :func:`get_token`)."""
-    token = get_token(target, **kwargs)
+def headers(
+    target: Target | None = None,
+    *,
+    store: TokenStore | StorageKind | None = None,
+    interactive: bool = False,
+    say: Say | None = None,
+    login_options: dict[str, Any] | None = None,
+    **options: Unpack[TargetOptions],
+) -> dict[str, str]:
+    """``{"Authorization": "Bearer …"}`` for the target; the arguments are :func:`get_token`'s."""
+    token = get_token(target, store=store, interactive=interactive, say=say, login_options=login_options, **options)
     return {"Authorization": f"Bearer {token.access_token}"}
 
 
 def remember(st: TokenStore, token: Token) -> None:
     """Serve ``token`` from this process's memory from now on (after a login or exchange)."""
-    _memory[_mkey(st, token.target)] = token
-    t = token.target
-    _picked.pop((_Same(st.backend), t.host, t.client_id, t.account_id), None)  # may be ambiguous now
+    CACHE.tokens[CACHE.key(st, token.target)] = token
+    CACHE.forget_pick(st, token.target)  # the host may have several scope sets now
 
 
 def forget(key: str) -> None:
     """Drop every cached token for this target key (after logout)."""
-    for mkey in [k for k in _memory if k[1] == key]:
-        del _memory[mkey]
-        _hold_off.pop(mkey, None)
-    for pick in [k for k, t in _picked.items() if t.key == key]:
-        del _picked[pick]
+    CACHE.forget(key)
 
 
 def forget_memory() -> None:
-    """Drop this process's cached tokens (tests; after another process logged out)."""
-    _memory.clear()
-    _hold_off.clear()
-    _picked.clear()
+    """Drop this process's cached tokens and choices, keeping its open stores."""
+    CACHE.reset(stores=False)

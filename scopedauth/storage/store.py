@@ -25,7 +25,7 @@ import logging
 import os
 import re
 
-from ..config import Target
+from ..config import STORAGE_KINDS, Target
 from ..errors import ConfigError, StorageError
 from ..tokens import Token
 from .backends import Backend, FileBackend, KeyringBackend, MemoryBackend, value_length
@@ -36,7 +36,6 @@ log = logging.getLogger("scopedauth")
 
 CHUNK_HEADER = "scopedauth-chunks:v1:"
 INDEX_KEY = ".index"
-_STORAGE_KINDS = ("keyring", "file", "memory")
 _MAX_CHUNKS = 9999
 _HEADER = re.compile(r"([0-9a-f]{1,32}):([1-9][0-9]{0,3}):([0-9a-f]{32})")  # count: 1.._MAX_CHUNKS
 _CHUNK_OVERHEAD = 8  # units kept free in every chunk for any per-entry overhead of the backend
@@ -297,7 +296,7 @@ def open_store(kind: str | None = None) -> TokenStore:
         return TokenStore(FileBackend())
     if kind == "memory":
         return TokenStore(_MEMORY)
-    raise ConfigError(f"unknown storage {kind!r}: choose one of {', '.join(_STORAGE_KINDS)}")
+    raise ConfigError(f"unknown storage {kind!r}: choose one of {', '.join(STORAGE_KINDS)}")
 
 
 _MEMORY = MemoryBackend()
