@@ -3,7 +3,8 @@
 Log in once (``scopedauth login --scopes "sql files.files"``), then any program gets a fresh
 token: ``scopedauth.get_token(host=…, scopes=…)``, ``scopedauth.headers(…)``,
 ``scopedauth.BearerAuth(…)`` for requests, ``scopedauth.credentials_strategy(…)`` for
-databricks-sdk. Errors all derive from :class:`ScopedAuthError` (see :mod:`scopedauth.errors`).
+databricks-sdk. Every error derives from :class:`ScopedAuthError`; the whole tree is exported
+here (and drawn in :mod:`scopedauth.errors`).
 
 The names that need requests or databricks-sdk are imported on first use, so
 ``import scopedauth`` stays cheap.
@@ -13,8 +14,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .config import Target
-from .errors import ScopedAuthError
+from ._version import __version__
+from .config import StorageKind, Target, TargetOptions
+from .errors import (
+    AuthorizationDeniedError,
+    AuthorizationError,
+    CallbackTimeoutError,
+    ConfigError,
+    InvalidGrantError,
+    ListenerError,
+    LoginRequiredError,
+    NetworkError,
+    ScopedAuthError,
+    StorageError,
+    TokenEndpointError,
+)
 from .grants.manage import login, logout
 from .grants.session import get_token, headers
 from .tokens import Token
@@ -22,13 +36,23 @@ from .tokens import Token
 if TYPE_CHECKING:
     from .handoff.integrations import BearerAuth, credentials_strategy
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "AuthorizationDeniedError",
+    "AuthorizationError",
     "BearerAuth",
+    "CallbackTimeoutError",
+    "ConfigError",
+    "InvalidGrantError",
+    "ListenerError",
+    "LoginRequiredError",
+    "NetworkError",
     "ScopedAuthError",
+    "StorageError",
+    "StorageKind",
     "Target",
+    "TargetOptions",
     "Token",
+    "TokenEndpointError",
     "__version__",
     "credentials_strategy",
     "get_token",
@@ -37,9 +61,11 @@ __all__ = [
     "logout",
 ]
 
+_LAZY = {"BearerAuth", "credentials_strategy"}
+
 
 def __getattr__(name: str) -> Any:
-    if name in ("BearerAuth", "credentials_strategy"):
+    if name in _LAZY:
         from .handoff import integrations
 
         return getattr(integrations, name)

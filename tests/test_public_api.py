@@ -9,10 +9,22 @@ import scopedauth
 from scopedauth import errors
 
 PUBLIC = [
+    "AuthorizationDeniedError",
+    "AuthorizationError",
     "BearerAuth",
+    "CallbackTimeoutError",
+    "ConfigError",
+    "InvalidGrantError",
+    "ListenerError",
+    "LoginRequiredError",
+    "NetworkError",
     "ScopedAuthError",
+    "StorageError",
+    "StorageKind",
     "Target",
+    "TargetOptions",
     "Token",
+    "TokenEndpointError",
     "__version__",
     "credentials_strategy",
     "get_token",
@@ -26,6 +38,23 @@ def test_all_is_sorted_and_pinned() -> None:
     assert scopedauth.__all__ == sorted(scopedauth.__all__) == PUBLIC
     for name in PUBLIC:
         assert getattr(scopedauth, name) is not None
+
+
+def test_every_error_class_is_exported_from_the_package() -> None:
+    for name in errors.__all__:
+        assert name in scopedauth.__all__ and getattr(scopedauth, name) is getattr(errors, name)
+
+
+def test_the_version_is_written_once() -> None:
+    """pyproject.toml reads scopedauth/_version.py; nothing else spells the number."""
+    import re
+    from pathlib import Path
+
+    root = Path(scopedauth.__file__).resolve().parent.parent
+    pyproject = (root / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject and not re.search(r"^version\s*=", pyproject, re.M)
+    hits = [p for p in (root / "scopedauth").rglob("*.py") if scopedauth.__version__ in p.read_text()]
+    assert [p.name for p in hits] == ["_version.py"]
 
 
 def test_error_tree() -> None:

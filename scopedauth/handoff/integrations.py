@@ -11,16 +11,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..config import Target, is_loopback_host
+from ..config import StorageKind, Target, TargetOptions, is_loopback_host
 from ..errors import ConfigError
 from ..grants import session
+from ..grants.session import Say
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     import requests
 
-__all__ = ["BearerAuth", "credentials_strategy"]
+    from ..storage.store import TokenStore
 
-_GET_TOKEN_ONLY = ("interactive", "say", "login_options")
+__all__ = ["BearerAuth", "credentials_strategy"]
 
 
 class BearerAuth:
@@ -33,8 +36,27 @@ class BearerAuth:
     over plain http except to loopback.
     """
 
-    def __init__(self, target: Target | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        target: Target | None = None,
+        *,
+        store: TokenStore | StorageKind | None = None,
+        interactive: bool = False,
+        say: Say | None = None,
+        **options: Unpack[TargetOptions],
+    ) -> None:
+        """Args:
+        target: a resolved :class:`~scopedauth.Target`; else one is resolved from ``options``.
+        store: a TokenStore or a storage kind (default ``SCOPEDAUTH_STORAGE``, else the keyring).
+        interactive: log in through the browser when nothing usable is stored.
+        say: where that login talks to the person (default: stderr).
+        **options: ``host``, ``profile``, ``account_id``, ``client_id``, ``scopes``,
+            ``refresh_token`` (:class:`~scopedauth.TargetOptions`).
+        """
         self._target = target
+        self._store = store
+        self._interactive = interactive
+        self._say = say
         self._options = options
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -43,7 +65,9 @@ class BearerAuth:
             raise ConfigError(
                 f"refusing to send a token over {parts.scheme or 'an unknown scheme'} to {parts.hostname}"
             )
-        token = session.get_token(self._target, **self._options)
+        token = session.get_token(
+            self._target, store=self._store, interactive=self._interactive, say=self._say, **self._options
+        )
         request.headers["Authorization"] = f"Bearer {token.access_token}"
         request.register_hook("response", self._retry_on_401)  # type: ignore[no-untyped-call]
         return request
@@ -57,8 +81,7 @@ class BearerAuth:
             return response  # our header was stripped (cross-host redirect): not ours to retry
         if request.body is not None and not isinstance(request.body, (bytes, str)):
             return response  # a file, generator or iterator was consumed by the first send
-        options = {k: v for k, v in self._options.items() if k not in _GET_TOKEN_ONLY}
-        fresh = session.renew(self._target, rejected=sent.removeprefix("Bearer "), **options)
+        fresh = session.renew(self._target, rejected=sent.removeprefix("Bearer "), store=self._store, **self._options)
         response.content  # noqa: B018  (drain so the connection can be reused)
         response.close()
         retry = request.copy()
@@ -73,7 +96,12 @@ class BearerAuth:
         return f"BearerAuth(target={self._target.key if self._target else None!r})"
 
 
-def credentials_strategy(target: Target | None = None, **options: Any) -> Any:
+def credentials_strategy(
+    target: Target | None = None,
+    *,
+    store: TokenStore | StorageKind | None = None,
+    **options: Unpack[TargetOptions],
+) -> Any:
     """A databricks-sdk ``OauthCredentialsStrategy`` serving scopedauth's scoped token.
 
     ``WorkspaceClient(host=…, credentials_strategy=scopedauth.credentials_strategy(scopes=[…]))``;
@@ -81,12 +109,19 @@ def credentials_strategy(target: Target | None = None, **options: Any) -> Any:
     is the SDK config's: its profile when it has one (so ``WorkspaceClient(profile="p", …)``
     and ``scopedauth token --profile p`` agree on host, client and scopes), else its host,
     client id and scopes; an ``accounts.*`` host takes the config's account id.
+
+    Args:
+        target: a resolved :class:`~scopedauth.Target`; else from ``options`` and the SDK config.
+        store: a TokenStore or a storage kind (default ``SCOPEDAUTH_STORAGE``, else the keyring).
+        **options: ``host``, ``profile``, ``account_id``, ``client_id``, ``scopes``,
+            ``refresh_token`` (:class:`~scopedauth.TargetOptions`); each one given wins over
+            the SDK config's.
     """
     from databricks.sdk.credentials_provider import OAuthCredentialsProvider, OauthCredentialsStrategy
     from databricks.sdk.oauth import Token as SdkToken
 
     def provider(cfg: Any) -> OAuthCredentialsProvider:
-        opts = dict(options)
+        opts: TargetOptions = {**options}
         if target is None and not opts.get("host") and not opts.get("profile"):
             if cfg.profile:
                 opts["profile"] = cfg.profile
@@ -101,10 +136,10 @@ def credentials_strategy(target: Target | None = None, **options: Any) -> Any:
             opts["account_id"] = cfg.account_id
 
         def sdk_token() -> SdkToken:
-            tok = session.get_token(target, **opts)
+            tok = session.get_token(target, store=store, **opts)
             return SdkToken(access_token=tok.access_token, token_type=tok.token_type, expiry=tok.expiry)
 
         sdk_token()  # fail at WorkspaceClient() time, with our message, if nothing is stored
-        return OAuthCredentialsProvider(lambda: session.headers(target, **opts), sdk_token)
+        return OAuthCredentialsProvider(lambda: session.headers(target, store=store, **opts), sdk_token)
 
     return OauthCredentialsStrategy("scopedauth", provider)

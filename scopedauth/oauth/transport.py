@@ -140,7 +140,7 @@ def _log_response(resp: Any, *_args: Any, **_kwargs: Any) -> None:
 
 
 def _version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return __version__
 
