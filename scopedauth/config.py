@@ -9,7 +9,6 @@ runs the real SDK on the same inputs to keep the two in step.
 
 from __future__ import annotations
 
-import configparser
 import ipaddress
 import os
 import re
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Literal, TypedDict, get_args
 from urllib.parse import urlsplit, urlunsplit
 
+from .databrickscfg import config_path, load_profile
 from .errors import ConfigError
 
 __all__ = [
@@ -31,9 +31,7 @@ __all__ = [
     "Target",
     "TargetOptions",
     "canonical_host",
-    "config_path",
     "is_loopback_host",
-    "load_profile",
     "parse_scopes",
     "resolve_target",
 ]
@@ -66,7 +64,6 @@ class TargetOptions(TypedDict, total=False):
     refresh_token: bool | None
 
 
-_SETTINGS = "__settings__"
 _ACCOUNT_HOSTS = (
     "accounts.cloud.databricks.com",
     "accounts.azuredatabricks.net",
@@ -279,50 +276,6 @@ class Target:
         """Human one-liner, never secret."""
         where = self.host + (f" (account {self.account_id})" if self.account_id else "")
         return f"{where} client={self.client_id} scopes={' '.join(self.scopes) or '-'}"
-
-
-def config_path(env: Mapping[str, str]) -> Path:
-    """``DATABRICKS_CONFIG_FILE`` or ``~/.databrickscfg``, as databricks-sdk reads it."""
-    return Path(env.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
-
-
-def load_profile(profile: str | None, env: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
-    """The (name, values) of the profile databricks-sdk would use, or ``(None, {})``.
-
-    Same order as the SDK: the named profile, ``[__settings__] default_profile``, else
-    ``[DEFAULT]`` when it has keys. A profile asked for by name that does not exist is an error;
-    a missing fallback is not. Values are the section's own (not merged with DEFAULT).
-
-    Deliberately stricter than the SDK: a profile asked for by name when the file itself is
-    missing is a :class:`ConfigError` (databricks-sdk silently ignores the name), and a file that
-    is not UTF-8 or not INI is a :class:`ConfigError` rather than a crash.
-    """
-    path = config_path(env)
-    if not path.exists():
-        if profile:
-            raise ConfigError(f"profile {profile!r} requested but {path} does not exist")
-        return None, {}
-    ini = configparser.ConfigParser(interpolation=None)
-    try:
-        ini.read(path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot parse {path}: {exc}") from exc
-    sections = {name: dict(ini._sections[name]) for name in ini.sections()}  # type: ignore[attr-defined]
-    settings = sections.pop(_SETTINGS, {})
-    if ini.defaults():
-        sections["DEFAULT"] = dict(ini.defaults())
-    fallback = False
-    if profile is None:
-        profile = str(settings.get("default_profile", "")).strip() or None
-        if profile is None:
-            profile, fallback = "DEFAULT", True
-    if profile == _SETTINGS:
-        raise ConfigError(f"{_SETTINGS} is a reserved section name and cannot be used as a profile")
-    if profile not in sections:
-        if fallback:
-            return None, {}
-        raise ConfigError(f"{path} has no {profile} profile configured")
-    return (None if fallback else profile), {k: str(v) for k, v in sections[profile].items()}
 
 
 def _merge_sources(

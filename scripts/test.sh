@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything the test suite needs, on a fresh Debian machine, then the suite itself:
 #   Debian packages (D-Bus, GNOME Keyring, Chromium), the package with its test extras,
-#   a private D-Bus session with an unlocked keyring, pytest, mypy --strict and ruff.
+#   a private D-Bus session with an unlocked keyring, pytest, mypy --strict, the layout checks
+#   (import-linter's layers contract, no cycles, module sizes) and ruff.
 # The real-keyring and real-browser tests may not skip here: SCOPEDAUTH_REQUIRE_KEYRING=1 and
 # SCOPEDAUTH_REQUIRE_BROWSER=1 make a missing Secret Service or Chromium a failure.
 set -euo pipefail
@@ -34,5 +35,7 @@ XDG_DATA_HOME="$keyrings" dbus-run-session -- sh -c '
   python -m pytest -p no:cacheprovider "$@"
 ' sh "$@"
 mypy scopedauth
+lint-imports --no-cache >/dev/null || lint-imports --no-cache  # the layers contract in pyproject.toml
+python scripts/check_layout.py                                # no import cycles, flat modules, module size
 ruff check scopedauth tests benchmarks
 ruff format --check scopedauth tests benchmarks >/dev/null || { echo "ruff format would change files" >&2; exit 1; }

@@ -124,7 +124,13 @@ class Cli:
             raise AssertionError(f"still running after {timeout}s:\n{self.stderr}") from None
         for thread in self._threads:
             thread.join(timeout=5)
+        self._close_pipes()
         return code
+
+    def _close_pipes(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def authorize_url(stderr: str) -> str:

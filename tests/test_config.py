@@ -20,10 +20,10 @@ from scopedauth.config import (
     Target,
     canonical_host,
     is_loopback_host,
-    load_profile,
     parse_scopes,
     resolve_target,
 )
+from scopedauth.databrickscfg import load_profile
 from scopedauth.errors import ConfigError
 
 # -- parse_scopes ---------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
 
-from ..config import DEFAULT_CLIENT_ID, Target, canonical_host, load_profile
+from ..config import DEFAULT_CLIENT_ID, Target, canonical_host
+from ..databrickscfg import load_profile
 from ..errors import ConfigError, LoginRequiredError, TokenEndpointError
 from ..oauth import client as oauth
 from ..oauth.endpoints import Endpoints, discover

@@ -17,7 +17,8 @@ from ..config import Target
 from ..errors import ScopedAuthError, StorageError
 from ..storage.store import TokenStore
 from ..tokens import Token
-from .session import Say, forget, login_locked, remember, resolve, say_on_stderr, store_for
+from .resolve import resolve, store_for
+from .session import Say, forget, login_locked, remember, say_on_stderr
 
 __all__ = ["LogoutResult", "StatusEntry", "exchange", "login", "logout", "status"]
 

@@ -21,7 +21,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..config import OFFLINE_ACCESS, config_path, parse_scopes, resolve_target
+from ..config import OFFLINE_ACCESS, parse_scopes, resolve_target
+from ..databrickscfg import config_path
 from ..errors import ConfigError
 
 __all__ = ["profile_for_save", "save_scopes", "with_scopes"]

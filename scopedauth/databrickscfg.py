@@ -1,0 +1,62 @@
+"""Reading ``~/.databrickscfg``: the file databricks-sdk, the Databricks CLI, dbt and MLflow share.
+
+Parsed with :mod:`configparser` because importing databricks-sdk costs most of a second; a
+differential test (tests/test_config_sdk.py) runs the real SDK on the same inputs to keep the
+two in step. Writing the file (``--save-scopes``) is :mod:`scopedauth.handoff.profiles`'s job.
+"""
+
+from __future__ import annotations
+
+import configparser
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = ["config_path", "load_profile"]
+
+_SETTINGS = "__settings__"
+
+
+def config_path(env: Mapping[str, str]) -> Path:
+    """``DATABRICKS_CONFIG_FILE`` or ``~/.databrickscfg``, as databricks-sdk reads it."""
+    return Path(env.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
+
+
+def load_profile(profile: str | None, env: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
+    """The (name, values) of the profile databricks-sdk would use, or ``(None, {})``.
+
+    Same order as the SDK: the named profile, ``[__settings__] default_profile``, else
+    ``[DEFAULT]`` when it has keys. A profile asked for by name that does not exist is an error;
+    a missing fallback is not. Values are the section's own (not merged with DEFAULT).
+
+    Deliberately stricter than the SDK: a profile asked for by name when the file itself is
+    missing is a :class:`ConfigError` (databricks-sdk silently ignores the name), and a file that
+    is not UTF-8 or not INI is a :class:`ConfigError` rather than a crash.
+    """
+    path = config_path(env)
+    if not path.exists():
+        if profile:
+            raise ConfigError(f"profile {profile!r} requested but {path} does not exist")
+        return None, {}
+    ini = configparser.ConfigParser(interpolation=None)
+    try:
+        ini.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot parse {path}: {exc}") from exc
+    sections = {name: dict(ini._sections[name]) for name in ini.sections()}  # type: ignore[attr-defined]
+    settings = sections.pop(_SETTINGS, {})
+    if ini.defaults():
+        sections["DEFAULT"] = dict(ini.defaults())
+    fallback = False
+    if profile is None:
+        profile = str(settings.get("default_profile", "")).strip() or None
+        if profile is None:
+            profile, fallback = "DEFAULT", True
+    if profile == _SETTINGS:
+        raise ConfigError(f"{_SETTINGS} is a reserved section name and cannot be used as a profile")
+    if profile not in sections:
+        if fallback:
+            return None, {}
+        raise ConfigError(f"{path} has no {profile} profile configured")
+    return (None if fallback else profile), {k: str(v) for k, v in sections[profile].items()}

@@ -1,0 +1,136 @@
+"""Which grant a call means: resolve its arguments to a target, and remember the answer.
+
+``get_token(host=…, scopes=…)`` runs on every request a program makes, so the resolution of an
+argument list (environment, profile, the one scope set stored for a host) is remembered in
+:data:`~scopedauth.grants.cache.CACHE`, keyed by the arguments and the environment variables
+resolution reads, and re-checked against the config file's stamp when a profile was read.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config import OFFLINE_ACCESS, RESOLVE_ENV, Target, TargetOptions, resolve_target
+from ..errors import ConfigError, LoginRequiredError, StorageError
+from ..storage.store import TokenStore, open_store
+from .cache import CACHE, TokenKey
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+__all__ = ["DEFAULT_SCOPES", "resolve", "resolve_call", "store_for"]
+
+DEFAULT_SCOPES = ("all-apis",)
+_environ: Any = os.environ
+# Read the variables resolution depends on straight from os.environ's own mapping: this runs on
+# every get_token call, where os.environ.get's per-call key encoding would cost more than the
+# rest of the lookup. Any mapping without that attribute falls back to plain lookups.
+_CALL_ENV = (*RESOLVE_ENV, "SCOPEDAUTH_STORAGE")  # what a get_token call's answer depends on
+_ENV_KEYS = tuple(_environ.encodekey(name) for name in _CALL_ENV) if hasattr(_environ, "encodekey") else ()
+
+
+def _env_snapshot() -> tuple[object, ...]:
+    data = getattr(os.environ, "_data", None)
+    if data is not None and _ENV_KEYS:
+        return tuple(map(data.get, _ENV_KEYS))
+    return tuple(map(os.environ.get, _CALL_ENV))
+
+
+def _file_stamp(paths: list[Path]) -> tuple[object, ...]:
+    stamps: list[object] = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(stamps)
+
+
+def store_for(store: TokenStore | str | None) -> TokenStore:
+    """The given store, or one store per kind for the whole process (so its cache is shared)."""
+    if isinstance(store, TokenStore):
+        return store
+    kind = (store or os.environ.get("SCOPEDAUTH_STORAGE") or "keyring").lower()
+    if kind not in CACHE.stores:
+        CACHE.stores[kind] = open_store(kind)
+    return CACHE.stores[kind]
+
+
+def resolve(
+    target: Target | None = None,
+    *,
+    store: TokenStore | str | None = None,
+    for_login: bool = False,
+    read_files: list[Path] | None = None,
+    **options: Unpack[TargetOptions],
+) -> Target:
+    """The full target. Without scopes: the one grant stored for that host and client
+    (``token``), or ``all-apis`` (``login``)."""
+    given = target
+    if target is None:
+        target = resolve_target(read_files=read_files, **options)
+    if target.scopes:
+        return target
+    if for_login:
+        if given is None:  # resolve again so the profile's disable_oauth_refresh_token applies too
+            defaults: TargetOptions = {**options, "scopes": " ".join(DEFAULT_SCOPES)}
+            return resolve_target(**defaults)
+        wanted = (
+            (*DEFAULT_SCOPES, OFFLINE_ACCESS) if options.get("refresh_token", True) is not False else DEFAULT_SCOPES
+        )
+        return Target(target.host, target.client_id, tuple(sorted(wanted)), target.account_id, target.profile)
+    st = store_for(store)
+    pick_key = CACHE.pick_key(st, target)
+    picked = CACHE.picked.get(pick_key)
+    if picked is None:
+        same = [
+            t
+            for t in st.targets()
+            if (t.host, t.client_id, t.account_id) == (target.host, target.client_id, target.account_id)
+        ]
+        if len(same) > 1:  # a grant marked dead does not make the choice ambiguous
+            same = [t for t in same if not _is_dead(st, t)] or same
+        if len(same) == 1:
+            picked = CACHE.picked[pick_key] = same[0]
+    if picked is not None:
+        return Target(picked.host, picked.client_id, picked.scopes, picked.account_id, target.profile)
+    if not same:
+        fallback = resolve(target, for_login=True)
+        from .m2m import find_secret  # off the hot path: only when nothing is stored for the host
+
+        if find_secret(fallback) is not None:
+            return fallback  # a service principal's secret is at hand: rung 3 mints all-apis
+        raise LoginRequiredError(f"no token stored for {target.host}", fallback.login_command())
+    options_text = "\n".join(f"  --scopes '{' '.join(t.scopes)}'" for t in same)
+    raise ConfigError(f"several scope sets are stored for {target.host}; pick one with --scopes:\n{options_text}")
+
+
+def _is_dead(st: TokenStore, target: Target) -> bool:
+    try:
+        token = st.load(target)
+    except StorageError:
+        return False
+    return token is not None and token.needs_login
+
+
+def resolve_call(store: TokenStore | str | None, options: TargetOptions) -> tuple[TokenStore, Target, TokenKey]:
+    """``(store, target, token key)`` for a ``get_token`` argument list, remembered (see there)."""
+    scopes = options.get("scopes")
+    if scopes is not None and not isinstance(scopes, str):
+        options["scopes"] = tuple(scopes)
+    call = (store, *options.items(), *_env_snapshot())
+    known = CACHE.resolved.get(call)
+    if known is not None:
+        st, target, tkey, files, stamp = known
+        if not files or _file_stamp(files) == stamp:
+            return st, target, tkey
+    st = store_for(store)
+    read: list[Path] = []
+    target = resolve(None, store=st, read_files=read, **options)
+    tkey = CACHE.key(st, target)
+    CACHE.resolved[call] = (st, target, tkey, read, _file_stamp(read))
+    return st, target, tkey
