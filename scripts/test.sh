@@ -2,7 +2,7 @@
 # Everything the test suite needs, on a fresh Debian machine, then the suite itself:
 #   Debian packages (D-Bus, GNOME Keyring, Chromium), the package with its test extras,
 #   a private D-Bus session with an unlocked keyring, pytest, mypy --strict, the layout checks
-#   (import-linter's layers contract, no cycles, module sizes) and ruff.
+#   (import-linter's layers contract, no cycles, module sizes), ruff and the docs build.
 # The real-keyring and real-browser tests may not skip here: SCOPEDAUTH_REQUIRE_KEYRING=1 and
 # SCOPEDAUTH_REQUIRE_BROWSER=1 make a missing Secret Service or Chromium a failure.
 set -euo pipefail
@@ -13,6 +13,7 @@ command -v dbus-run-session >/dev/null || need+=(dbus)
 command -v gnome-keyring-daemon >/dev/null || need+=(gnome-keyring)
 command -v chromium >/dev/null || need+=(chromium)
 command -v fish >/dev/null || need+=(fish)
+command -v curl >/dev/null || need+=(curl)
 if ((${#need[@]})); then
   echo "installing Debian packages: ${need[*]}" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -39,3 +40,4 @@ lint-imports --no-cache >/dev/null || lint-imports --no-cache  # the layers cont
 python scripts/check_layout.py                                # no import cycles, flat modules, module size
 ruff check scopedauth tests benchmarks
 ruff format --check scopedauth tests benchmarks >/dev/null || { echo "ruff format would change files" >&2; exit 1; }
+mkdocs build --strict --quiet --site-dir "$keyrings/site"   # the docs: every page in the nav, every link and anchor resolves

@@ -2,11 +2,13 @@
 
 :func:`scripted_user` is an ``opener`` for :func:`scopedauth.login`: in a thread, it runs the
 same HTTP consent flow as ``tests/agents/approve.py`` (the ``$BROWSER`` script) against the real
-listener. :func:`user_login` is the one-line login most tests need.
+listener. :func:`user_login` is the one-line login most tests need; :func:`pasted_login` is the
+same login without a listener, for tests that only need a signed-in user, many times over.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -48,4 +50,22 @@ def user_login(
         timeout=30,
         say=lambda _m: None,
         **options,
+    )
+
+
+def pasted_login(sb: Sandbox, port: int, store: TokenStore | str, scopes: str = "sql") -> scopedauth.Token:
+    """A real login in ``--paste`` mode: Allow is pressed in-process and the redirect pasted back.
+
+    No listener and no browser thread, so it costs a fraction of :func:`user_login`; the code
+    exchange and the stored record are the same.
+    """
+    said: list[str] = []
+
+    def paste(_prompt: str) -> str:
+        url = re.search(r"https?://\S+/v1/authorize\?\S+", "\n".join(said))
+        assert url, said
+        return sb.approve_url(url.group(0))
+
+    return scopedauth.login(
+        host=sb.url, scopes=scopes, store=store, port=port, mode="paste", read_line=paste, say=said.append
     )
