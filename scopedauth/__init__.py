@@ -6,8 +6,8 @@ token: ``scopedauth.get_token(host=…, scopes=…)``, ``scopedauth.headers(…)
 databricks-sdk. Every error derives from :class:`ScopedAuthError`; the whole tree is exported
 here (and drawn in :mod:`scopedauth.errors`).
 
-The names that need requests or databricks-sdk are imported on first use, so
-``import scopedauth`` stays cheap.
+Every public name is imported on first use, so ``import scopedauth`` costs almost nothing
+and ``scopedauth token`` loads only what serves a cached token.
 """
 
 from __future__ import annotations
@@ -15,26 +15,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .config import StorageKind, Target, TargetOptions
-from .errors import (
-    AuthorizationDeniedError,
-    AuthorizationError,
-    CallbackTimeoutError,
-    ConfigError,
-    InvalidGrantError,
-    ListenerError,
-    LoginRequiredError,
-    NetworkError,
-    ScopedAuthError,
-    StorageError,
-    TokenEndpointError,
-)
-from .grants.manage import login, logout
-from .grants.session import get_token, headers
-from .tokens import Token
 
 if TYPE_CHECKING:
+    from .config import StorageKind, Target, TargetOptions
+    from .errors import (
+        AuthorizationDeniedError,
+        AuthorizationError,
+        CallbackTimeoutError,
+        ConfigError,
+        InvalidGrantError,
+        ListenerError,
+        LoginRequiredError,
+        NetworkError,
+        ScopedAuthError,
+        StorageError,
+        TokenEndpointError,
+    )
+    from .grants.manage import login, logout
+    from .grants.session import get_token, headers
     from .handoff.integrations import BearerAuth, credentials_strategy
+    from .tokens import Token
 
 __all__ = [
     "AuthorizationDeniedError",
@@ -61,12 +61,33 @@ __all__ = [
     "logout",
 ]
 
-_LAZY = {"BearerAuth", "credentials_strategy"}
+#: where each public name lives; imported on first use (PEP 562), so ``import scopedauth`` and
+#: ``scopedauth token`` (whose entry module lives in this package) pay only for what they touch
+_HOME = {
+    "StorageKind": "config",
+    "Target": "config",
+    "TargetOptions": "config",
+    "Token": "tokens",
+    "get_token": "grants.session",
+    "headers": "grants.session",
+    "login": "grants.manage",
+    "logout": "grants.manage",
+    "BearerAuth": "handoff.integrations",
+    "credentials_strategy": "handoff.integrations",
+    **{name: "errors" for name in __all__ if name.endswith("Error")},
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from .handoff import integrations
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'scopedauth' has no attribute {name!r}")
+    from importlib import import_module
 
-        return getattr(integrations, name)
-    raise AttributeError(f"module 'scopedauth' has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -12,15 +12,14 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypedDict, get_args
 from urllib.parse import urlsplit, urlunsplit
 
-from .databrickscfg import config_path, load_profile
+from .databrickscfg import AUTH_ENV, config_path, load_profile
 from .errors import ConfigError
+from .records import Record
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
@@ -76,26 +75,6 @@ _HOSTNAME = re.compile(r"^[a-z0-9_.-]+$")
 _CLIENT_ID = re.compile(r"^[\x21-\x7B\x7D\x7E]+$")
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 §3.3 scope-token
-# Variables that make databricks-sdk skip the config file when no profile is named
-# (its `is_any_auth_configured`); kept in step by tests/test_config_sdk.py.
-_AUTH_ENV = (
-    "DATABRICKS_TOKEN",
-    "DATABRICKS_USERNAME",
-    "DATABRICKS_PASSWORD",
-    "DATABRICKS_CLIENT_ID",
-    "DATABRICKS_CLIENT_SECRET",
-    "DATABRICKS_METADATA_SERVICE_URL",
-    "DATABRICKS_GOOGLE_SERVICE_ACCOUNT",
-    "GOOGLE_CREDENTIALS",
-    "DATABRICKS_AZURE_RESOURCE_ID",
-    "ARM_USE_MSI",
-    "ARM_CLIENT_SECRET",
-    "ARM_CLIENT_ID",
-    "ARM_TENANT_ID",
-    "DATABRICKS_OIDC_TOKEN_ENV",
-    "DATABRICKS_OIDC_TOKEN_FILEPATH",
-    "DATABRICKS_OIDC_TOKEN_FILE",
-)
 #: every environment variable :func:`resolve_target` reads (HOME and USERPROFILE locate
 #: ``~/.databrickscfg``); an answer remembered for the same values of these is still right
 RESOLVE_ENV: tuple[str, ...] = (
@@ -108,7 +87,7 @@ RESOLVE_ENV: tuple[str, ...] = (
     "SCOPEDAUTH_SCOPES",
     "HOME",
     "USERPROFILE",
-    *_AUTH_ENV,
+    *AUTH_ENV,
 )
 
 
@@ -187,19 +166,37 @@ def parse_scopes(value: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(scopes)
 
 
-@dataclass(frozen=True)
-class Target:
-    """One grant's identity: host (+ account), OAuth client and the exact scope set asked for."""
+class Target(Record):
+    """One grant's identity: host (+ account), OAuth client and the exact scope set asked for.
 
+    ``profile`` records where the target came from (for exact hints); it is not part of the
+    identity, so two targets that differ only in it are equal.
+    """
+
+    __slots__ = ("account_id", "client_id", "host", "profile", "scopes")
+    _compare = ("host", "client_id", "scopes", "account_id")
     host: str
-    client_id: str = DEFAULT_CLIENT_ID
-    scopes: tuple[str, ...] = ()
-    account_id: str | None = None
-    profile: str | None = field(default=None, compare=False)
+    client_id: str
+    scopes: tuple[str, ...]
+    account_id: str | None
+    profile: str | None
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        host: str,
+        client_id: str = DEFAULT_CLIENT_ID,
+        scopes: tuple[str, ...] = (),
+        account_id: str | None = None,
+        profile: str | None = None,
+    ) -> None:
         # one grant, one key: the scope set is kept sorted and free of duplicates however it was given
-        object.__setattr__(self, "scopes", tuple(sorted({s for s in self.scopes if s})))
+        self._init(
+            host=host,
+            client_id=client_id,
+            scopes=tuple(sorted({s for s in scopes if s})),
+            account_id=account_id,
+            profile=profile,
+        )
 
     @property
     def is_account(self) -> bool:
@@ -228,6 +225,8 @@ class Target:
 
     def login_command(self) -> str:
         """The exact ``scopedauth login …`` command that creates this grant."""
+        import shlex  # only when a hint is printed
+
         return shlex.join(self.command_words("login"))
 
     def command_words(self, verb: str, *, client_id: bool = False) -> list[str]:
@@ -308,7 +307,7 @@ def _merge_sources(
     profile = profile or env.get("DATABRICKS_CONFIG_PROFILE") or None
     # client_id is an authentication setting for the SDK whether it comes from the environment
     # or from an argument, so both skip the file.
-    skip_file = profile is None and ("host" in values or "client_id" in values or any(env.get(v) for v in _AUTH_ENV))
+    skip_file = profile is None and ("host" in values or "client_id" in values or any(env.get(v) for v in AUTH_ENV))
     if not skip_file:
         if read_files is not None:
             read_files.append(config_path(env))

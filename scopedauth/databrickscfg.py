@@ -7,15 +7,34 @@ two in step. Writing the file (``--save-scopes``) is :mod:`scopedauth.handoff.pr
 
 from __future__ import annotations
 
-import configparser
 from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["config_path", "load_profile"]
+__all__ = ["AUTH_ENV", "config_path", "load_profile"]
 
 _SETTINGS = "__settings__"
+# Variables that make databricks-sdk skip the config file when no profile is named
+# (its `is_any_auth_configured`); kept in step by tests/test_config_sdk.py.
+AUTH_ENV = (
+    "DATABRICKS_TOKEN",
+    "DATABRICKS_USERNAME",
+    "DATABRICKS_PASSWORD",
+    "DATABRICKS_CLIENT_ID",
+    "DATABRICKS_CLIENT_SECRET",
+    "DATABRICKS_METADATA_SERVICE_URL",
+    "DATABRICKS_GOOGLE_SERVICE_ACCOUNT",
+    "GOOGLE_CREDENTIALS",
+    "DATABRICKS_AZURE_RESOURCE_ID",
+    "ARM_USE_MSI",
+    "ARM_CLIENT_SECRET",
+    "ARM_CLIENT_ID",
+    "ARM_TENANT_ID",
+    "DATABRICKS_OIDC_TOKEN_ENV",
+    "DATABRICKS_OIDC_TOKEN_FILEPATH",
+    "DATABRICKS_OIDC_TOKEN_FILE",
+)
 
 
 def config_path(env: Mapping[str, str]) -> Path:
@@ -39,6 +58,8 @@ def load_profile(profile: str | None, env: Mapping[str, str]) -> tuple[str | Non
         if profile:
             raise ConfigError(f"profile {profile!r} requested but {path} does not exist")
         return None, {}
+    import configparser  # only when a profile is read: a --host call never needs it
+
     ini = configparser.ConfigParser(interpolation=None)
     try:
         ini.read(path, encoding="utf-8")

@@ -6,14 +6,13 @@ programs can read the keyring entry; ``version`` lets a future format coexist wi
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .config import OFFLINE_ACCESS, Target, parse_scopes
 from .errors import ConfigError, StorageError
+from .records import Record
 
 __all__ = [
     "CLIENT_CREDENTIALS",
@@ -75,8 +74,7 @@ _GRANT_TEXT_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class Grant:
+class Grant(Record):
     """How a record without a refresh token can be minted again with nobody at the keyboard.
 
     Service principals (``client_credentials``) and federated tokens (``token_exchange``) get
@@ -88,13 +86,42 @@ class Grant:
     before it load unchanged).
     """
 
+    __slots__ = (
+        "client_secret_env",
+        "client_secret_profile",
+        "client_secret_stored",
+        "subject_token_env",
+        "subject_token_file",
+        "subject_token_type",
+        "type",
+    )
     type: str
-    client_secret_env: str | None = None
-    client_secret_profile: str | None = None
-    client_secret_stored: bool = False
-    subject_token_env: str | None = None
-    subject_token_file: str | None = None
-    subject_token_type: str | None = None
+    client_secret_env: str | None
+    client_secret_profile: str | None
+    client_secret_stored: bool
+    subject_token_env: str | None
+    subject_token_file: str | None
+    subject_token_type: str | None
+
+    def __init__(
+        self,
+        type: str,
+        client_secret_env: str | None = None,
+        client_secret_profile: str | None = None,
+        client_secret_stored: bool = False,
+        subject_token_env: str | None = None,
+        subject_token_file: str | None = None,
+        subject_token_type: str | None = None,
+    ) -> None:
+        self._init(
+            type=type,
+            client_secret_env=client_secret_env,
+            client_secret_profile=client_secret_profile,
+            client_secret_stored=client_secret_stored,
+            subject_token_env=subject_token_env,
+            subject_token_file=subject_token_file,
+            subject_token_type=subject_token_type,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
@@ -119,24 +146,61 @@ class Grant:
         )
 
 
-@dataclass(frozen=True, repr=False)
-class Token:
+class Token(Record):
     """An access token, maybe a refresh token, and everything needed to refresh it.
 
     ``needs_login`` marks a grant whose refresh token the server declared dead: the record stays
     (so ``status`` can say so and nothing the user had vanishes) but is never served.
     """
 
+    __slots__ = (
+        "access_token",
+        "expiry",
+        "grant",
+        "granted_scopes",
+        "needs_login",
+        "obtained_at",
+        "refresh_token",
+        "target",
+        "token_endpoint",
+        "token_type",
+    )
     target: Target
     access_token: str
-    token_type: str = "Bearer"
-    expiry: datetime | None = None
-    refresh_token: str | None = None
-    granted_scopes: tuple[str, ...] = ()
-    token_endpoint: str = ""
-    obtained_at: datetime = field(default_factory=utcnow)
-    needs_login: bool = False
-    grant: Grant | None = None
+    token_type: str
+    expiry: datetime | None
+    refresh_token: str | None
+    granted_scopes: tuple[str, ...]
+    token_endpoint: str
+    obtained_at: datetime
+    needs_login: bool
+    grant: Grant | None
+
+    def __init__(
+        self,
+        target: Target,
+        access_token: str,
+        token_type: str = "Bearer",  # noqa: S107 - the OAuth token type, not a secret
+        expiry: datetime | None = None,
+        refresh_token: str | None = None,
+        granted_scopes: tuple[str, ...] = (),
+        token_endpoint: str = "",
+        obtained_at: datetime | None = None,
+        needs_login: bool = False,
+        grant: Grant | None = None,
+    ) -> None:
+        self._init(
+            target=target,
+            access_token=access_token,
+            token_type=token_type,
+            expiry=expiry,
+            refresh_token=refresh_token,
+            granted_scopes=granted_scopes,
+            token_endpoint=token_endpoint,
+            obtained_at=utcnow() if obtained_at is None else obtained_at,
+            needs_login=needs_login,
+            grant=grant,
+        )
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -182,9 +246,6 @@ class Token:
             return ()
         wanted = (s for s in self.target.scopes if not (self.grant is not None and s == OFFLINE_ACCESS))
         return tuple(s for s in wanted if s not in self.granted_scopes)
-
-    def replace(self, **changes: Any) -> Token:
-        return dataclasses.replace(self, **changes)
 
     # -- serialisation ------------------------------------------------------------------------
 

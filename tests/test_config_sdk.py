@@ -31,7 +31,6 @@ from typing import Any
 import pytest
 
 from scopedauth.config import (
-    _AUTH_ENV,
     DEFAULT_CLIENT_ID,
     OFFLINE_ACCESS,
     _is_account_host,
@@ -40,6 +39,7 @@ from scopedauth.config import (
     parse_scopes,
     resolve_target,
 )
+from scopedauth.databrickscfg import AUTH_ENV
 from scopedauth.errors import ConfigError
 
 sdk_config = pytest.importorskip("databricks.sdk.config")
@@ -271,16 +271,16 @@ def test_same_resolution_as_databricks_sdk(
 
 
 def test_auth_variables_that_skip_the_file_match_the_sdk() -> None:
-    """``_AUTH_ENV`` is the SDK's ``is_any_auth_configured`` attributes' variables (and aliases)."""
+    """``AUTH_ENV`` is the SDK's ``is_any_auth_configured`` attributes' variables (and aliases)."""
     theirs = set()
     for attr in sdk_config.Config.attributes():
         if attr.auth and attr.env:
             theirs.add(attr.env)
             theirs.update(attr.env_aliases)
-    assert set(_AUTH_ENV) == theirs
+    assert set(AUTH_ENV) == theirs
 
 
-@pytest.mark.parametrize("name", sorted(_AUTH_ENV))
+@pytest.mark.parametrize("name", sorted(AUTH_ENV))
 def test_each_auth_variable_skips_the_file_like_the_sdk(
     name: str, cfg: Path, monkeypatch: pytest.MonkeyPatch, sdk: Callable[..., Any]
 ) -> None:

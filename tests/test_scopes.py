@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from scopedauth.cli.scopes import KNOWN_SCOPES, hints_for, typo_hints
 from scopedauth.sandbox import Sandbox
-from scopedauth.scopes import KNOWN_SCOPES, hints_for, typo_hints
 
 CLI = [sys.executable, "-m", "scopedauth"]
 

@@ -487,3 +487,32 @@ def test_from_json_on_record_shaped_values(data: dict[str, Any]) -> None:
     result = _decode(json.dumps(data))
     if isinstance(result, Token):
         assert data["version"] == 1 and type(data["version"]) is int
+
+
+# -- the value classes (records.Record) ----------------------------------------------------------
+
+
+def test_targets_are_immutable_values_equal_regardless_of_profile() -> None:
+    import pickle
+
+    a = Target("https://x.cloud.databricks.com", scopes=("sql", "offline_access", "sql"), profile="p")
+    b = Target("https://x.cloud.databricks.com", "databricks-cli", ("offline_access", "sql"))
+    assert a == b and hash(a) == hash(b) and a.scopes == ("offline_access", "sql")
+    assert a != b.replace(client_id="other") and a != b.replace(account_id="acc")
+    assert a.replace(profile="q").profile == "q" and a.profile == "p"
+    again = pickle.loads(pickle.dumps(a))  # noqa: S301 - our own bytes, a round trip
+    assert again == a and again.profile == "p"
+    with pytest.raises(AttributeError, match="immutable"):
+        a.host = "https://evil.example.com"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no field 'hots'"):
+        a.replace(hots="https://y.cloud.databricks.com")
+
+
+def test_tokens_compare_every_field_and_replace_keeps_the_rest() -> None:
+    target = Target("https://x.cloud.databricks.com", scopes=("sql",))
+    token = Token(target, "a", refresh_token="r", expiry=datetime.now(timezone.utc))
+    same = Token(target, "a", refresh_token="r", expiry=token.expiry, obtained_at=token.obtained_at)
+    assert token == same and hash(token) == hash(same)
+    dead = token.replace(needs_login=True)
+    assert dead != token and dead.needs_login and dead.refresh_token == "r" and dead.obtained_at == token.obtained_at
+    assert "secret-value" not in repr(token.replace(access_token="secret-value", refresh_token="secret-value"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import cast
 
-from ..config import STORAGE_KINDS, StorageKind
+from ..config import STORAGE_KINDS, StorageKind, TargetOptions
 
 __all__ = ["main", "parse_token_args"]
 
@@ -61,21 +61,25 @@ def _fast_token(argv: list[str]) -> int | None:
         return None
     opts, no_refresh = parsed
     from ..errors import ScopedAuthError
-    from ..grants.session import get_token
-    from .logs import error_line, install_stderr_handler
+    from ..grants.session import get_token, peek
+    from .logs import error_line
 
-    install_stderr_handler()
+    options: TargetOptions = {
+        "host": opts["host"],
+        "profile": opts["profile"],
+        "account_id": opts["account_id"],
+        "client_id": opts["client_id"],
+        "scopes": opts["scopes"],
+        "refresh_token": False if no_refresh else None,
+    }
+    store = cast("StorageKind | None", opts["storage"])  # checked by parse_token_args
     try:
-        token = get_token(
-            store=cast("StorageKind | None", opts["storage"]),  # checked by parse_token_args
-            interactive=False,
-            host=opts["host"],
-            profile=opts["profile"],
-            account_id=opts["account_id"],
-            client_id=opts["client_id"],
-            scopes=opts["scopes"],
-            refresh_token=False if no_refresh else None,
-        )
+        token = peek(store=store, **options)
+        if token is None:  # a refresh, a mint or an error to explain: now load what that takes
+            from .logs import install_stderr_handler
+
+            install_stderr_handler()
+            token = get_token(store=store, interactive=False, **options)
     except ScopedAuthError as exc:
         sys.stderr.write(error_line(exc) + "\n")
         return exc.exit_code

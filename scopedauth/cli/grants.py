@@ -54,7 +54,7 @@ def login(**kw: Any) -> None:
     """Sign in through the browser and store the token (or, with a client secret, as a service principal)."""
     from ..grants import manage, session
     from ..handoff import profiles
-    from ..scopes import hints_for
+    from .scopes import hints_for
 
     target_kw = target_kwargs(kw)
     for hint in hints_for(target_kw["scopes"]):

@@ -208,7 +208,7 @@ def _send(url: str, target: Any, *, method: str | None, headers: tuple[str, ...]
 @click.command()
 def scopes() -> None:
     """List the Databricks OAuth scopes scopedauth knows: name<TAB>description."""
-    from ..scopes import KNOWN_SCOPES
+    from .scopes import KNOWN_SCOPES
 
     for name, description in KNOWN_SCOPES.items():
         click.echo(f"{name}\t{description}")

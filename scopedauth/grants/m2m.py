@@ -21,7 +21,6 @@ import shlex
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import replace
 
 from ..config import DEFAULT_CLIENT_ID, Target, canonical_host
 from ..databrickscfg import load_profile
@@ -176,7 +175,7 @@ def mint_from_environment(target: Target, store: TokenStore) -> Token | None:
 def login_command(target: Target, grant: Grant | None) -> str:
     """The ``scopedauth login`` command that logs this service principal in again."""
     if grant is not None and grant.client_secret_profile:
-        words = replace(target, profile=grant.client_secret_profile).command_words("login", client_id=True)
+        words = target.replace(profile=grant.client_secret_profile).command_words("login", client_id=True)
         if words[2] != "--profile":  # the profile no longer names this host: name both
             words += ["--profile", grant.client_secret_profile]
     else:

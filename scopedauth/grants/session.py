@@ -23,7 +23,6 @@ Rungs 1–2 import no HTTP, lock or browser code: that is the hot path of ``scop
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from ..errors import (
     StorageError,
     TokenEndpointError,
 )
+from ..log import logger
 from ..storage.store import TokenStore
 from ..tokens import Token
 from .cache import CACHE, TokenKey
@@ -51,6 +51,7 @@ __all__ = [
     "get_token",
     "headers",
     "login_locked",
+    "peek",
     "remember",
     "renew",
     "resolve",
@@ -58,7 +59,6 @@ __all__ = [
     "store_for",
 ]
 
-log = logging.getLogger("scopedauth")
 HOLD_OFF_SECONDS = 30.0
 Say = Callable[[str], None]
 
@@ -105,20 +105,49 @@ def get_token(
     variables resolution reads (and re-checked against the config file's stamp when a profile
     was read), so a changed environment or profile is seen on the next call.
     """
+    st, target, tkey = _locate(target, store, options)
+    token, stored = _cached(st, target, tkey)
+    if token is not None:
+        return token
+    return _slow_path(target, st, stored, interactive, say or say_on_stderr, login_options or {})
+
+
+def peek(
+    target: Target | None = None,
+    *,
+    store: TokenStore | StorageKind | None = None,
+    **options: Unpack[TargetOptions],
+) -> Token | None:
+    """The token :func:`get_token` would serve without a lock, a refresh or a login, else None.
+
+    Rungs 1–2 only: nothing here takes a lock, talks HTTP or logs, so ``scopedauth token``
+    answers a cache hit without loading any of that machinery (it calls :func:`get_token`
+    only on a miss). Raises what resolution and the store raise (ConfigError, StorageError).
+    """
+    st, target, tkey = _locate(target, store, options)
+    return _cached(st, target, tkey)[0]
+
+
+def _locate(
+    target: Target | None, store: TokenStore | StorageKind | None, options: TargetOptions
+) -> tuple[TokenStore, Target, TokenKey]:
     if target is None:
-        st, target, tkey = resolve_call(store, options)
-    else:
-        st = store_for(store)
-        target = resolve(target, store=st)
-        tkey = CACHE.key(st, target)
+        return resolve_call(store, options)
+    st = store_for(store)
+    target = resolve(target, store=st)
+    return st, target, CACHE.key(st, target)
+
+
+def _cached(st: TokenStore, target: Target, tkey: TokenKey) -> tuple[Token | None, Token | None]:
+    """Rungs 1–2: ``(the token to serve or None, the record the store holds)``."""
     cached = CACHE.tokens.get(tkey)
     if cached is not None and (_usable(cached) or (cached.is_valid() and CACHE.hold_off.get(tkey, 0.0) > _now())):
-        return cached
+        return cached, cached
     token = st.load(target)
     if token is not None and _usable(token):
         CACHE.tokens[tkey] = token
-        return token
-    return _slow_path(target, st, token, interactive, say or say_on_stderr, login_options or {})
+        return token, token
+    return None, token
 
 
 def _slow_path(
@@ -219,7 +248,7 @@ def _refresh_locked(target: Target, st: TokenStore, token: Token) -> Token:
             try:
                 st.save(again.replace(needs_login=True))
             except StorageError as exc:
-                log.warning("could not mark the dead grant: %s", exc)
+                logger().warning("could not mark the dead grant: %s", exc)
         raise
     _save_rotated(st, fresh)
     return fresh
@@ -237,7 +266,7 @@ def _save_rotated(st: TokenStore, fresh: Token) -> None:
             return
         except StorageError as exc:
             if attempt == 2:
-                log.warning(
+                logger().warning(
                     "could not save the new refresh token (%s); this process keeps using it, but other "
                     "processes will need a new login once the stored one is found dead",
                     exc,
@@ -279,7 +308,7 @@ def _serve_while_valid(mkey: TokenKey, token: Token, why: str) -> Token:
     The hold-off keeps a failing server from being hit on every call; the warning comes once per
     hold-off period, so a long-running program keeps hearing about it.
     """
-    log.warning("%s; using the current token until it expires", why)
+    logger().warning("%s; using the current token until it expires", why)
     CACHE.tokens[mkey] = token
     CACHE.hold_off[mkey] = _now() + HOLD_OFF_SECONDS
     return token

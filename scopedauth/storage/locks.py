@@ -8,7 +8,6 @@ opens its own descriptor, so two threads of one process exclude each other as tw
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -25,6 +24,8 @@ _SHORT_TIMEOUT = 30.0
 
 
 def lock_path(key: str) -> Path:
+    import hashlib  # only when a lock is taken: OpenSSL's load is not paid by a cache hit
+
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     return cache_dir() / "locks" / f"{digest}.lock"
 

@@ -21,18 +21,17 @@ What it adds to a raw backend:
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 
 from ..config import STORAGE_KINDS, Target
 from ..errors import ConfigError, StorageError
+from ..log import logger
 from ..tokens import Token
 from .backends import Backend, FileBackend, KeyringBackend, MemoryBackend, value_length
 
 __all__ = ["CHUNK_HEADER", "INDEX_KEY", "TokenStore", "open_store"]
 
-log = logging.getLogger("scopedauth")
 
 CHUNK_HEADER = "scopedauth-chunks:v1:"
 INDEX_KEY = ".index"
@@ -166,7 +165,7 @@ class TokenStore:
             try:
                 self.backend.delete(chunk)
             except StorageError as exc:  # an orphaned chunk is harmless; the record is consistent
-                log.debug("could not remove the stale chunk %s: %s", chunk, exc)
+                logger().debug("could not remove the stale chunk %s: %s", chunk, exc)
 
     def _delete_raw(self, key: str) -> bool:
         head = self.backend.get(key)
@@ -221,7 +220,7 @@ class TokenStore:
         try:
             self._index_add(key)
         except StorageError as exc:  # the record itself is stored; the next save retries
-            log.warning("stored %s, but could not update the index: %s", key, exc)
+            logger().warning("stored %s, but could not update the index: %s", key, exc)
         return changed
 
     def delete(self, target: Target) -> bool:
