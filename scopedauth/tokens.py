@@ -1,6 +1,6 @@
 """The stored token record: JSON v1, expiry arithmetic, and a repr that never leaks.
 
-One record per :class:`~scopedauth.config.Target`. The JSON is documented in the README so other
+One record per :class:`~scopedauth.config.Target`. The JSON is documented in docs/storage.md so other
 programs can read the keyring entry; ``version`` lets a future format coexist with this one.
 """
 

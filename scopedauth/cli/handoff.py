@@ -1,7 +1,7 @@
 """The commands that hand the token to other programs: ``env``, ``exec``, ``call``, ``scopes``.
 
-Added to the ``scopedauth`` group at the end of this module (which :mod:`scopedauth.cli` imports
-at its end, so either import order works). They follow its rules: stdout carries only what a
+:mod:`scopedauth.cli.main` registers them on the ``scopedauth`` group. They follow its rules:
+stdout carries only what a
 machine asked for (shell code, the child's own output, a response body, scope names), stderr
 everything meant for a person. None of them opens a browser.
 
@@ -97,7 +97,7 @@ def _call_target(url: str, store: Any, options: dict[str, Any]) -> tuple[Any, bo
     --host/--profile/DATABRICKS_*, else the URL's own origin (before a default profile for
     another host). Never an app URL: apps live on hosts of their own and take tokens from the
     workspace they belong to. For a host taken from the URL, no service principal's secret is
-    used (see :func:`scopedauth.m2m.no_ambient_secret`).
+    used (see :func:`scopedauth.grants.m2m.no_ambient_secret`).
     """
     from ..config import canonical_host, resolve_target
     from ..grants import session

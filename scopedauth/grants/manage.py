@@ -1,7 +1,7 @@
 """Creating and ending grants: log in, exchange, log out, and report what is stored.
 
 Each takes the target's lock, so a login or logout never interleaves with a refresh of the
-same grant in another process; :mod:`scopedauth.session` then serves what these stored.
+same grant in another process; :mod:`scopedauth.grants.session` then serves what these stored.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def login(
     URL, keep the listener up), ``paste`` (print the URL, read the redirected address back).
     With a client secret (``client_secret_env``, or one found for this client in
     ``DATABRICKS_CLIENT_SECRET`` or the profile) it is the client-credentials grant instead;
-    ``store_secret`` keeps that secret in the store (see :mod:`scopedauth.m2m`).
+    ``store_secret`` keeps that secret in the store (see :mod:`scopedauth.grants.m2m`).
     Holds the target's lock so a concurrent refresh cannot interleave.
     """
     from ..storage.locks import target_lock

@@ -204,7 +204,7 @@ def renew(
 ) -> Token:
     """A token other than ``rejected``, which a server just refused (401) though it looked valid.
 
-    Used by :class:`~scopedauth.integrations.BearerAuth` to refresh once on a 401. Another
+    Used by :class:`~scopedauth.handoff.integrations.BearerAuth` to refresh once on a 401. Another
     process may already have stored a newer token; only if not is the refresh token used.
     """
     from ..storage.locks import target_lock

@@ -5,7 +5,7 @@ databricks-sdk (Python, Go, Java, the CLI) can take its token from a local metad
 ``GET <url>`` with ``X-Databricks-Metadata-Version: 1`` and ``X-Databricks-Host: <host>`` and
 expects ``{"access_token", "token_type", "expires_on"}`` (epoch seconds). It asks again when its
 token nears expiry, so a child process started by ``exec`` never holds a dead token however long
-it runs; every answer comes from :func:`scopedauth.session.get_token`, i.e. the same locked
+it runs; every answer comes from :func:`scopedauth.grants.session.get_token`, i.e. the same locked
 refresh ladder as every other caller.
 
 Whoever can reach the URL gets a token, so the server listens on 127.0.0.1 only, under a random

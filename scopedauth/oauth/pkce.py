@@ -1,6 +1,6 @@
 """PKCE (RFC 7636) and the ``state`` parameter, from :mod:`secrets` only.
 
-Databricks accepts S256 only, so there is no ``plain`` here. The verifier carries 384 bits
+Databricks accepts S256 only, so there is no ``plain`` here. The verifier carries 512 bits
 (64 random bytes → 86 base64url characters), well above the RFC's 256-bit advice and inside
 its 43-128 character range; ``state`` carries 256 bits.
 """

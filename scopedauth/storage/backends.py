@@ -1,7 +1,7 @@
-"""Raw string stores under :class:`~scopedauth.store.TokenStore`: OS keyring, file, memory.
+"""Raw string stores under :class:`~scopedauth.storage.store.TokenStore`: OS keyring, file, memory.
 
 A backend is three methods (``get``, ``set``, ``delete``) over string keys, like a keyring
-backend; everything token-shaped (JSON, chunking, the index) lives in :mod:`scopedauth.store`.
+backend; everything token-shaped (JSON, chunking, the index) lives in :mod:`scopedauth.storage.store`.
 
 The keyring backend remembers which keyring class answered last time (a one-line file in the
 cache dir) and instantiates it directly: ``keyring.get_keyring()`` imports and probes every
