@@ -85,7 +85,12 @@ def bench_cli_vs_floor(runs: int, env: dict[str, str]) -> dict[str, float]:
     )
     store = TokenStore(KeyringBackend())
     store.save(token)
-    ours_cmd = [sys.executable, "-m", "scopedauth", "token", "--host", host, "--scopes", "sql"]
+    # What a user runs: the console script, with the package's bytecode compiled as pip leaves an
+    # installed wheel (PYTHONDONTWRITEBYTECODE would otherwise make every run compile every module).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "scopedauth")], check=True)
+    script = shutil.which("scopedauth", path=str(Path(sys.executable).parent))
+    entry = [script] if script else [sys.executable, "-m", "scopedauth"]
+    ours_cmd = [*entry, "token", "--host", host, "--scopes", "sql"]
     floor_cmd = [sys.executable, str(ROOT / "benchmarks" / "floor_token.py"), "scopedauth", target.key]
     keyring_cmd = [sys.executable, "-c", f"import keyring; keyring.get_password('scopedauth', {target.key!r})"]
     bare_cmd = [sys.executable, "-c", "pass"]
