@@ -2,8 +2,10 @@
 # Everything the test suite needs, on a fresh Debian machine, then the suite itself:
 #   Debian packages (D-Bus, GNOME Keyring, Chromium), the package with its test extras,
 #   a private D-Bus session with an unlocked keyring, pytest, mypy --strict and ruff.
+# PostgreSQL and Redis are installed only as programs: the hosted tests start private servers.
 # The real-keyring and real-browser tests may not skip here: SCOPEDAUTH_REQUIRE_KEYRING=1 and
-# SCOPEDAUTH_REQUIRE_BROWSER=1 make a missing Secret Service or Chromium a failure.
+# SCOPEDAUTH_REQUIRE_BROWSER=1 make a missing Secret Service or Chromium a failure, and
+# SCOPEDAUTH_REQUIRE_HOSTED=1 a missing PostgreSQL or Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,8 @@ command -v dbus-run-session >/dev/null || need+=(dbus)
 command -v gnome-keyring-daemon >/dev/null || need+=(gnome-keyring)
 command -v chromium >/dev/null || need+=(chromium)
 command -v fish >/dev/null || need+=(fish)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+command -v redis-server >/dev/null || need+=(redis-server)
 if ((${#need[@]})); then
   echo "installing Debian packages: ${need[*]}" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -22,7 +26,7 @@ fi
 
 python -m pip install -q --disable-pip-version-check -e ".[test]" >&2
 
-export SCOPEDAUTH_REQUIRE_KEYRING=1 SCOPEDAUTH_REQUIRE_BROWSER=1
+export SCOPEDAUTH_REQUIRE_KEYRING=1 SCOPEDAUTH_REQUIRE_BROWSER=1 SCOPEDAUTH_REQUIRE_HOSTED=1
 export SCOPEDAUTH_CHROMIUM="${SCOPEDAUTH_CHROMIUM:-$(command -v chromium)}"
 # The keyring lives in a throw-away XDG_DATA_HOME: a developer's own login keyring is never
 # touched, created or unlocked with this password.
