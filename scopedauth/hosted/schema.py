@@ -7,6 +7,7 @@ with the same schema (``CREATE TABLE IF NOT EXISTS``, and the version row writte
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import (
@@ -82,24 +83,32 @@ def read_version(conn: Connection) -> int:
     return int(conn.execute(select(versions.c.version).order_by(versions.c.version.desc())).scalar() or 0)
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to :data:`SCHEMA_VERSION`; a no-op when it is there already."""
+def migrate(engine: Engine, attempts: int = 10) -> None:
+    """Bring the schema to :data:`SCHEMA_VERSION`; a no-op when it is there already.
+
+    Replicas starting together may all migrate at once. PostgreSQL serializes them with an
+    advisory lock; SQLite runs DDL outside transactions, so a replica that loses the race (a
+    table "already exists", the version row is a duplicate) waits a moment and tries again,
+    which finds the work done.
+    """
     from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-    try:
-        with engine.begin() as conn:
-            versions.create(conn, checkfirst=True)
-    except (IntegrityError, ProgrammingError, OperationalError):
-        pass  # another replica created it at the same moment
-    try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":  # replicas starting together migrate one at a time
-                conn.execute(text("SELECT pg_advisory_xact_lock(7305301)"))
-            current = read_version(conn)
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                STEPS[version](conn)
-                conn.execute(versions.insert().values(version=version))
-    except (IntegrityError, ProgrammingError, OperationalError):
-        with engine.connect() as conn:  # lost a race with another replica: fine if it finished the job
-            if read_version(conn) < SCHEMA_VERSION:
+    for attempt in range(attempts):
+        try:
+            _migrate_once(engine)
+            return
+        except (IntegrityError, ProgrammingError, OperationalError):
+            if attempt == attempts - 1:
                 raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def _migrate_once(engine: Engine) -> None:
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7305301)"))
+        versions.create(conn, checkfirst=True)
+        current = read_version(conn)
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            STEPS[version](conn)
+            conn.execute(versions.insert().values(version=version))
