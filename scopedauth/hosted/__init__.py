@@ -16,11 +16,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .flaskapp import HostedAuth
     from .keys import Keyring
+    from .service import HostedService
 
-__all__ = ["Keyring"]
+__all__ = ["HostedAuth", "HostedService", "Keyring"]
 
 _LAZY = {
+    "HostedAuth": "flaskapp",
+    "HostedService": "service",
     "Keyring": "keys",
 }
 

@@ -14,10 +14,14 @@ from pathlib import Path
 import pytest
 
 from scopedauth.hosted.backends import open_store
+from scopedauth.hosted.flaskapp import HostedAuth
 from scopedauth.hosted.keys import Keyring, generate_key
-from scopedauth.hosted.model import HostedStore
+from scopedauth.hosted.model import HostedStore, SessionRow
+from scopedauth.sandbox import Sandbox
 
+from ..conftest import free_port
 from .servers import ServerMissingError, postgres_server, redis_server, reset_postgres
+from .webapp import Served, create_app, make_auth
 
 #: read at import: the isolated_env fixture clears SCOPEDAUTH_* variables
 REQUIRE_HOSTED = os.environ.get("SCOPEDAUTH_REQUIRE_HOSTED") == "1"
@@ -58,8 +62,13 @@ def servers() -> Iterator[Servers]:
 
 
 @pytest.fixture
-def keys() -> Keyring:
-    return Keyring(generate_key("k1"))
+def key_spec() -> str:
+    return generate_key("k1")
+
+
+@pytest.fixture
+def keys(key_spec: str) -> Keyring:
+    return Keyring(key_spec)
 
 
 @pytest.fixture
@@ -85,3 +94,26 @@ def store(store_url: str) -> Iterator[HostedStore]:
     s = open_store(store_url, migrate=True)
     yield s
     s.close()
+
+
+@pytest.fixture
+def replica(sandbox: Sandbox, store: HostedStore, keys: Keyring) -> Iterator[Replica]:
+    """One Flask app with HostedAuth on loopback, over the parametrized store."""
+    port = free_port()
+    auth = make_auth(sandbox, store, keys, port)
+    served = Served(create_app(auth, sandbox.app_url), port)
+    yield Replica(auth, served.url, store, keys)
+    served.close()
+
+
+class Replica:
+    def __init__(self, auth: HostedAuth, url: str, store: HostedStore, keys: Keyring) -> None:
+        self.auth, self.url, self.store, self.keys = auth, url, store, keys
+
+    def rows(self) -> list[SessionRow]:
+        return list(self.store.iter_sessions())
+
+    def only_row(self) -> SessionRow:
+        rows = self.rows()
+        assert len(rows) == 1, rows
+        return rows[0]
