@@ -16,13 +16,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .asgi import HostedASGI, HostedUser
     from .flaskapp import HostedAuth
     from .keys import Keyring
     from .service import HostedService
 
-__all__ = ["HostedAuth", "HostedService", "Keyring"]
+__all__ = ["HostedASGI", "HostedAuth", "HostedService", "HostedUser", "Keyring"]
 
 _LAZY = {
+    "HostedASGI": "asgi",
+    "HostedUser": "asgi",
     "HostedAuth": "flaskapp",
     "HostedService": "service",
     "Keyring": "keys",

@@ -9,7 +9,6 @@ or any request that accepts JSON and not HTML).
 from __future__ import annotations
 
 import functools
-import html
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,7 +21,7 @@ from .errors import CallbackError, NotSignedInError
 from .keys import Keyring
 from .model import ATTEMPT_TTL, HostedStore
 from .service import DEFAULT_SESSION_LIFETIME, HostedService, SessionInfo
-from .web import safe_return_to
+from .web import error_page, login_location, safe_return_to
 
 __all__ = ["HostedAuth"]
 
@@ -90,12 +89,12 @@ class HostedAuth:
         try:
             cookie, return_to = self.service.finish_login(request.cookies.get(cookies.login_name), request.args)
         except CallbackError as exc:
-            return _page("Sign-in failed", str(exc)), 400
+            return error_page("Sign-in failed", str(exc)), 400
         except AuthorizationDeniedError as exc:
-            return _page("Sign-in refused", str(exc)), 403
+            return error_page("Sign-in refused", str(exc)), 403
         except ScopedAuthError as exc:
             current_app.logger.warning("sign-in failed: %s", exc)
-            return _page("Sign-in failed", "The workspace could not complete the sign-in; try again."), 502
+            return error_page("Sign-in failed", "The workspace could not complete the sign-in; try again."), 502
         old = request.cookies.get(cookies.session_name)
         if old:
             self.service.logout(old)  # a new login replaces, never extends, an older session
@@ -116,9 +115,7 @@ class HostedAuth:
     def _not_signed_in(self, exc: NotSignedInError) -> Response | tuple[Response, int]:
         if self._wants_json():
             return jsonify(error="unauthenticated", message=str(exc)), 401
-        from urllib.parse import quote
-
-        return redirect(f"{self.url_prefix}/login?next={quote(request.full_path.rstrip('?'), safe='/')}", 302)
+        return redirect(login_location(self.url_prefix, request.full_path.rstrip("?")), 302)
 
     def _wants_json(self) -> bool:
         if request.path.startswith(self.api_prefix):
@@ -167,10 +164,3 @@ class HostedAuth:
     def logout_all(self, subject: str) -> int:
         """Sign ``subject`` out everywhere (every browser, every replica); returns how many sessions."""
         return self.service.logout_all(subject)
-
-
-def _page(title: str, message: str) -> str:
-    return (
-        f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p><p><a href='/'>Home</a></p>"
-    )

@@ -9,12 +9,13 @@ by a sibling subdomain. Only an ``http://`` loopback ``redirect_uri`` (local dev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..config import is_loopback_host
 from ..errors import ConfigError
 
-__all__ = ["CookiePolicy", "safe_return_to"]
+__all__ = ["CookiePolicy", "error_page", "login_location", "safe_return_to"]
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ class CookiePolicy:
         """The pre-login cookie that binds a login's ``state`` to the browser that started it."""
         return self.prefix + "scopedauth-login"
 
-    def attributes(self, max_age: float | None) -> dict[str, object]:
+    def attributes(self, max_age: float | None) -> dict[str, Any]:
         """Keyword arguments for Flask's and Starlette's ``set_cookie`` (same names in both)."""
-        attrs: dict[str, object] = {"path": "/", "secure": self.secure, "httponly": True, "samesite": "lax"}
+        attrs: dict[str, Any] = {"path": "/", "secure": self.secure, "httponly": True, "samesite": "lax"}
         if max_age is not None:
             attrs["max_age"] = int(max_age)
         return attrs
@@ -61,3 +62,20 @@ def safe_return_to(target: str | None) -> str:
     if parts.scheme or parts.netloc or any(c in target for c in "\r\n\t"):
         return "/"
     return target
+
+
+def error_page(title: str, message: str) -> str:
+    """The small HTML page of a failed sign-in; everything reflected is escaped."""
+    import html
+
+    return (
+        f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p><p><a href='/'>Home</a></p>"
+    )
+
+
+def login_location(url_prefix: str, path_and_query: str) -> str:
+    """Where an unauthenticated page request goes: the login route, coming back here after."""
+    from urllib.parse import quote
+
+    return f"{url_prefix}/login?next={quote(path_and_query, safe='/')}"
