@@ -59,7 +59,7 @@ class HostedUser:
         return workspace_client(self.tenant, lambda: self._service.token_for(self._cookie))
 
 
-class NotSignedInResponse(Exception):
+class SignInRequiredError(Exception):
     """Raised by the dependency; the middleware turns it into the redirect or 401 it carries."""
 
     def __init__(self, response: Response) -> None:
@@ -84,7 +84,7 @@ class HostedASGI:
     def init_app(self, app: Any, protect: tuple[str, ...] = ()) -> None:
         """Add :class:`HostedMiddleware` to a Starlette or FastAPI app (before it starts)."""
         app.add_middleware(HostedMiddleware, auth=self, protect=protect)
-        app.add_exception_handler(NotSignedInResponse, _answer)
+        app.add_exception_handler(SignInRequiredError, _answer)
 
     # -- the dependency ---------------------------------------------------------------------
     async def user(self, request: Request) -> HostedUser:
@@ -93,7 +93,7 @@ class HostedASGI:
         try:
             info = await run_in_threadpool(self.service.session_for, cookie)
         except NotSignedInError as exc:
-            raise NotSignedInResponse(self.unauthenticated(request, exc)) from None
+            raise SignInRequiredError(self.unauthenticated(request, exc)) from None
         return HostedUser(self.service, cookie, info)
 
     def unauthenticated(self, request: Request, exc: NotSignedInError) -> Response:
@@ -163,15 +163,15 @@ class HostedMiddleware:
         if scope["path"].startswith(self.protect) and self.protect:
             try:
                 await self.auth.user(request)
-            except NotSignedInResponse as refused:
+            except SignInRequiredError as refused:
                 await refused.response(scope, receive, send)
                 return
         try:
             await self.app(scope, receive, send)
-        except NotSignedInResponse as refused:
+        except SignInRequiredError as refused:
             await refused.response(scope, receive, send)
 
 
 async def _answer(_request: Request, exc: Exception) -> Response:
-    """Exception handler: the redirect or 401 a :class:`NotSignedInResponse` carries."""
-    return exc.response if isinstance(exc, NotSignedInResponse) else JSONResponse({"error": "internal"}, 500)
+    """Exception handler: the redirect or 401 a :class:`SignInRequiredError` carries."""
+    return exc.response if isinstance(exc, SignInRequiredError) else JSONResponse({"error": "internal"}, 500)

@@ -60,15 +60,15 @@ def fastapi_url(sandbox: Sandbox, store: HostedStore, keys: Keyring) -> Iterator
     auth.init_app(app)
 
     @app.get("/api/whoami")
-    async def whoami(user: HostedUser = Depends(auth.user)) -> dict[str, str]:
+    async def whoami(user: HostedUser = Depends(auth.user)) -> dict[str, str]:  # noqa: B008 - FastAPI idiom
         return {"user": user.subject, "token": fingerprint(await user.access_token())}
 
     @app.get("/page")
-    async def page(user: HostedUser = Depends(auth.user)) -> dict[str, str]:
+    async def page(user: HostedUser = Depends(auth.user)) -> dict[str, str]:  # noqa: B008 - FastAPI idiom
         return {"user": user.subject}
 
     @app.get("/sdk")
-    def sdk(user: HostedUser = Depends(auth.user)) -> dict[str, str]:
+    def sdk(user: HostedUser = Depends(auth.user)) -> dict[str, str]:  # noqa: B008 - FastAPI idiom
         return {"user": str(user.workspace_client().current_user.me().user_name)}
 
     server = Uvicorn(app, port)
