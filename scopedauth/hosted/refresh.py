@@ -39,19 +39,20 @@ __all__ = ["Refresher", "open_token", "seal_token"]
 log = logging.getLogger("scopedauth.hosted")
 
 
-def _aad(row: SessionRow) -> bytes:
+def session_aad(row: SessionRow) -> bytes:
+    """What binds a session ciphertext to its row: id hash, tenant, subject, client."""
     return associated_data("session", row.id_hash, row.tenant, row.subject, row.client_id)
 
 
 def seal_token(keys: Keyring, row: SessionRow, token: Token) -> tuple[str, str]:
     """``(kid, ciphertext)`` of the token record, bound to the row's identity."""
-    return keys.encrypt(token.to_json().encode("utf-8"), _aad(row))
+    return keys.encrypt(token.to_json().encode("utf-8"), session_aad(row))
 
 
 def open_token(keys: Keyring, row: SessionRow) -> Token:
     if row.revoked_at is not None or not row.ciphertext:
         raise NotSignedInError("this sign-in was revoked; sign in again")
-    plain = keys.decrypt(row.kid, row.ciphertext, _aad(row))
+    plain = keys.decrypt(row.kid, row.ciphertext, session_aad(row))
     return Token.from_json(plain.decode("utf-8"), where="the hosted store")
 
 
