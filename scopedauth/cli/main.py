@@ -327,9 +327,10 @@ def demo(headless: bool, storage: str | None, port: int) -> None:
     run_demo(headless=headless, storage=storage, port=port, say=say, out=click.echo)
 
 
-# env, exec, call, scopes: cli_handoff adds them to `main` itself (main.add_command at its end), so
-# importing either module first works; a `from .cli_handoff import env` here would be circular.
-from . import handoff as cli_handoff  # noqa: E402, F401
 from ..hosted.cli import hosted as _hosted  # noqa: E402 - `scopedauth hosted …`; imports only click up front
 
 main.add_command(_hosted)
+
+# env, exec, call, scopes: cli_handoff adds them to `main` itself (main.add_command at its end), so
+# importing either module first works; a `from .cli_handoff import env` here would be circular.
+from . import handoff as cli_handoff  # noqa: E402, F401
