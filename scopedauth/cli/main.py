@@ -319,9 +319,15 @@ def sandbox(port: int) -> None:
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=8020, show_default=True, help="Loopback port for the redirect."
 )
+@click.option("--hosted", is_flag=True, help="Two replicas of a hosted web app sharing one store and one refresh.")
 @handle_errors
-def demo(headless: bool, storage: str | None, port: int) -> None:
+def demo(headless: bool, storage: str | None, port: int, hosted: bool) -> None:
     """The whole story against the bundled sandbox: login, a 200, a 403, and what next."""
+    if hosted:
+        from ..hosted.demo import run_hosted_demo
+
+        run_hosted_demo(say=say, out=click.echo)
+        return
     from .demo import run_demo
 
     run_demo(headless=headless, storage=storage, port=port, say=say, out=click.echo)
