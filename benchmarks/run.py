@@ -10,6 +10,7 @@
 (c) the refresh storm: N processes, expired token, count of refreshes (must be 1), wall time.
 (d) a full login against the sandbox with the scripted user: wall time.
 (e) peak RSS of ``scopedauth token`` (target ≤ 40 MiB).
+hosted (a)(b)(c): the hosted mode's figures, from benchmarks/hosted.py (``--no-hosted`` skips them).
 """
 
 from __future__ import annotations
@@ -183,6 +184,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="alternating runs for (a) and (e)")
     parser.add_argument("--storm", type=int, default=32, help="processes in the storm (c)")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--no-hosted", action="store_true", help="skip the hosted-mode figures")
     args = parser.parse_args()
     _ensure_keyring()
     with tempfile.TemporaryDirectory() as tmp:
@@ -210,6 +212,10 @@ def main() -> None:
         ("(e) peak RSS of `scopedauth token` (target ≤ 40 MiB)", f"{a['rss_mib']:.1f} MiB", "max over runs"),
         ("(e) peak RSS of the keyring floor", f"{a['floor_rss_mib']:.1f} MiB", "max over runs"),
     ]
+    if not args.no_hosted:
+        from benchmarks.hosted import hosted_rows
+
+        rows += hosted_rows()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     if args.markdown:
         print(f"Machine: {machine}\n\n| figure | value | note |\n| --- | --- | --- |")

@@ -65,6 +65,11 @@ def create_app(auth: HostedAuth, app_url: str) -> Flask:
     def open_route() -> Any:
         return jsonify(ok=True)
 
+    @app.get("/open/whoami")
+    def open_whoami() -> Any:
+        """/api/whoami without auth: the baseline the benchmark compares against."""
+        return jsonify(user="anonymous", token=fingerprint("anonymous"))
+
     return app
 
 
