@@ -26,7 +26,7 @@ def create_app() -> FastAPI:
     )
     app = FastAPI()
     auth.init_app(app)
-    User = Annotated[HostedUser, Depends(auth.user)]
+    User = Annotated[HostedUser, Depends(auth.user)]  # noqa: N806 - a type alias, FastAPI style
 
     @app.get("/", response_class=HTMLResponse)
     async def home(user: User) -> str:
