@@ -31,7 +31,7 @@ from scopedauth.hosted.backends import open_store
 from scopedauth.hosted.keys import KEYS_ENV, Keyring, generate_key
 from scopedauth.sandbox import Sandbox
 from tests.conftest import free_port
-from tests.hosted.replica import start
+from tests.hosted.replica import start, start_many
 from tests.hosted.servers import ServerMissingError, postgres_server, redis_server
 from tests.hosted.webapp import Browser, Served, age_session, create_app, make_auth
 
@@ -61,13 +61,20 @@ def bench_race(workdir: Path, replicas: int = 4, per_replica: int = 50) -> Row:
     env = {**os.environ, KEYS_ENV: key_spec, "NO_PROXY": "127.0.0.1,localhost"}
     with Sandbox() as sandbox:
         served, browser, port = _signed_in(sandbox, store_url, key_spec)
-        procs, urls = [], []
+        ports = [free_port() for _ in range(replicas)]
+        common = [
+            "--host",
+            sandbox.url,
+            "--app-url",
+            sandbox.app_url,
+            "--store",
+            store_url,
+            "--redirect-port",
+            str(port),
+        ]
+        procs = start_many(env, [[*common, "--port", str(p)] for p in ports])
+        urls = [f"http://127.0.0.1:{p}" for p in ports]
         try:
-            for _ in range(replicas):
-                p = free_port()
-                args = ["--host", sandbox.url, "--app-url", sandbox.app_url, "--store", store_url, "--port", str(p)]
-                procs.append(start(env, *args, "--redirect-port", str(port)))
-                urls.append(f"http://127.0.0.1:{p}")
             _age(store_url, key_spec, sandbox)
             cookie = {"scopedauth-session": browser.cookies["scopedauth-session"]}
             gate = threading.Barrier(replicas * per_replica)

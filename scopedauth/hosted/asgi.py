@@ -18,6 +18,7 @@ elsewhere. Store and token-endpoint calls are blocking, so they run in Starlette
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,25 +30,32 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..errors import AuthorizationDeniedError, ScopedAuthError
 from ..tokens import Token
 from .errors import CallbackError, NotSignedInError
-from .model import ATTEMPT_TTL
-from .service import HostedService, SessionInfo
+from .model import ATTEMPT_TTL, SessionRow
+from .service import HostedService
 from .web import error_page, login_location, safe_return_to
 
 __all__ = ["HostedASGI", "HostedMiddleware", "HostedUser"]
+
+log = logging.getLogger("scopedauth.hosted")
 
 
 class HostedUser:
     """The signed-in visitor of one request. Holds the cookie, never a token."""
 
-    def __init__(self, service: HostedService, cookie: str, info: SessionInfo) -> None:
-        self._service, self._cookie = service, cookie
+    def __init__(self, service: HostedService, cookie: str, row: SessionRow) -> None:
+        self._service, self._cookie, self._row = service, cookie, row
+        self._token: Token | None = None
+        info = service.session_for(cookie, row)
         self.subject, self.tenant, self.scopes = info.subject, info.tenant, info.scopes
 
     def __repr__(self) -> str:
         return f"HostedUser(subject={self.subject!r}, tenant={self.tenant!r})"
 
     async def token(self) -> Token:
-        return await run_in_threadpool(self._service.token_for, self._cookie)
+        """The visitor's fresh token; the row read by the dependency saves a second store read."""
+        if self._token is None:
+            self._token = await run_in_threadpool(self._service.token_for, self._cookie, self._row)
+        return self._token
 
     async def access_token(self) -> str:
         return (await self.token()).access_token
@@ -85,16 +93,17 @@ class HostedASGI:
         """Add :class:`HostedMiddleware` to a Starlette or FastAPI app (before it starts)."""
         app.add_middleware(HostedMiddleware, auth=self, protect=protect)
         app.add_exception_handler(SignInRequiredError, _answer)
+        app.add_exception_handler(ScopedAuthError, self._failed)
 
     # -- the dependency ---------------------------------------------------------------------
     async def user(self, request: Request) -> HostedUser:
         """FastAPI ``Depends(auth.user)``: this request's visitor, or a redirect / 401."""
         cookie = request.cookies.get(self.service.cookies.session_name) or ""
         try:
-            info = await run_in_threadpool(self.service.session_for, cookie)
+            row = await run_in_threadpool(self.service.lookup, cookie)
         except NotSignedInError as exc:
             raise SignInRequiredError(self.unauthenticated(request, exc)) from None
-        return HostedUser(self.service, cookie, info)
+        return HostedUser(self.service, cookie, row)
 
     def unauthenticated(self, request: Request, exc: NotSignedInError) -> Response:
         accept = request.headers.get("accept", "")
@@ -102,6 +111,14 @@ class HostedASGI:
             return JSONResponse({"error": "unauthenticated", "message": str(exc)}, status_code=401)
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(login_location(self.url_prefix, here), status_code=302)
+
+    async def _failed(self, request: Request, exc: Exception) -> Response:
+        """A view's token call failed: sign in again (dead grant), or 503 (workspace or store down)."""
+        if isinstance(exc, NotSignedInError):
+            return self.unauthenticated(request, exc)
+        log.warning("scopedauth: %s", exc)
+        message = "Databricks or the session store could not be reached; try again in a moment."
+        return JSONResponse({"error": "unavailable", "message": message}, status_code=503)
 
     async def logout_all(self, subject: str) -> int:
         return int(await run_in_threadpool(self.service.logout_all, subject))

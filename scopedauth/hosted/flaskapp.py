@@ -19,13 +19,14 @@ from ..errors import AuthorizationDeniedError, ScopedAuthError
 from ..tokens import Token
 from .errors import CallbackError, NotSignedInError
 from .keys import Keyring
-from .model import ATTEMPT_TTL, HostedStore
+from .model import ATTEMPT_TTL, HostedStore, SessionRow
 from .service import DEFAULT_SESSION_LIFETIME, HostedService, SessionInfo
 from .web import error_page, login_location, safe_return_to
 
 __all__ = ["HostedAuth"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+UNAVAILABLE = "Databricks or the session store could not be reached; try again in a moment."
 
 
 class HostedAuth:
@@ -71,6 +72,7 @@ class HostedAuth:
         app.add_url_rule(f"{p}/callback", "scopedauth_callback", self._callback, methods=["GET"])
         app.add_url_rule(f"{p}/logout", "scopedauth_logout", self._logout, methods=["POST"])
         app.register_error_handler(NotSignedInError, self._not_signed_in)
+        app.register_error_handler(ScopedAuthError, self._unavailable)
         app.extensions["scopedauth_hosted"] = self
 
     @property
@@ -117,6 +119,13 @@ class HostedAuth:
             return jsonify(error="unauthenticated", message=str(exc)), 401
         return redirect(login_location(self.url_prefix, request.full_path.rstrip("?")), 302)
 
+    def _unavailable(self, exc: ScopedAuthError) -> tuple[Response | str, int]:
+        """The workspace or the store failed mid-request: 503, with details in the log only."""
+        current_app.logger.warning("scopedauth: %s", exc)
+        if self._wants_json():
+            return jsonify(error="unavailable", message=UNAVAILABLE), 503
+        return error_page("Try again", UNAVAILABLE), 503
+
     def _wants_json(self) -> bool:
         if request.path.startswith(self.api_prefix):
             return True
@@ -132,12 +141,16 @@ class HostedAuth:
 
         return wrapper  # type: ignore[return-value]
 
+    def _lookup(self) -> SessionRow:
+        """The request's session row, read from the store once per request."""
+        if "scopedauth_row" not in g:
+            g.scopedauth_row = self.service.lookup(request.cookies.get(self._cookies.session_name))
+        row: SessionRow = g.scopedauth_row
+        return row
+
     def session(self) -> SessionInfo:
         """Who is signed in (raises :class:`NotSignedInError`, answered as a redirect or 401)."""
-        if "scopedauth_session" not in g:
-            g.scopedauth_session = self.service.session_for(request.cookies.get(self._cookies.session_name))
-        info: SessionInfo = g.scopedauth_session
-        return info
+        return self.service.session_for(None, self._lookup())
 
     @property
     def user(self) -> str:
@@ -146,7 +159,7 @@ class HostedAuth:
     def token(self) -> Token:
         """This visitor's fresh token record (refreshed once across replicas when it must be)."""
         if "scopedauth_token" not in g:
-            g.scopedauth_token = self.service.token_for(request.cookies.get(self._cookies.session_name))
+            g.scopedauth_token = self.service.token_for(None, self._lookup())
         token: Token = g.scopedauth_token
         return token
 

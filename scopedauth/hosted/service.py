@@ -137,7 +137,8 @@ class HostedService:
         return cookie, attempt.return_to
 
     # -- requests ---------------------------------------------------------------------------
-    def _row(self, cookie: str | None) -> SessionRow:
+    def lookup(self, cookie: str | None) -> SessionRow:
+        """The live session row of this cookie, for this app's tenant and client only."""
         row = self.store.get_session(digest(cookie)) if cookie else None
         if row is None or row.tenant != self.tenant or row.client_id != self.target.client_id:
             raise NotSignedInError("not signed in")
@@ -145,12 +146,15 @@ class HostedService:
             raise NotSignedInError("this sign-in ended; sign in again")
         return row
 
-    def token_for(self, cookie: str | None) -> Token:
-        """This browser's fresh token (refreshed once across all replicas when it must be)."""
-        return self.refresher.token(self._row(cookie))
+    def token_for(self, cookie: str | None, row: SessionRow | None = None) -> Token:
+        """This browser's fresh token (refreshed once across all replicas when it must be).
 
-    def session_for(self, cookie: str | None) -> SessionInfo:
-        row = self._row(cookie)
+        ``row``: the row this request already looked up, saving a second read of the store.
+        """
+        return self.refresher.token(row if row is not None else self.lookup(cookie))
+
+    def session_for(self, cookie: str | None, row: SessionRow | None = None) -> SessionInfo:
+        row = row if row is not None else self.lookup(cookie)
         return SessionInfo(row.subject, row.tenant, tuple(row.scopes.split()), row.created_at)
 
     # -- logout -----------------------------------------------------------------------------

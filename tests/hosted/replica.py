@@ -56,19 +56,25 @@ def main(argv: list[str] | None = None) -> int:
 
 def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     """Start a replica process and wait until it listens."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.hosted.replica", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if line != "ready":
-        proc.kill()
-        raise RuntimeError(f"replica did not start (said {line!r}, exit {proc.wait()})")
-    return proc
+    return start_many(env, [list(args)])[0]
+
+
+def start_many(env: dict[str, str], arg_lists: list[list[str]]) -> list[subprocess.Popen[str]]:
+    """Start several replicas at once (their imports overlap), then wait until each listens."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.hosted.replica", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        )
+        for args in arg_lists
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if line != "ready":
+            for other in procs:
+                other.kill()
+            raise RuntimeError(f"replica did not start (said {line!r}, exit {proc.wait()})")
+    return procs
 
 
 if __name__ == "__main__":

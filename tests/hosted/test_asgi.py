@@ -15,9 +15,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from scopedauth.config import Target
 from scopedauth.hosted.asgi import HostedASGI, HostedUser
 from scopedauth.hosted.keys import Keyring
 from scopedauth.hosted.model import HostedStore
+from scopedauth.hosted.refresh import open_token
+from scopedauth.hosted.webclient import WebClient
 from scopedauth.sandbox import Sandbox
 
 from ..conftest import free_port
@@ -130,3 +133,16 @@ def test_starlette_middleware_protects_prefixes(sandbox: Sandbox, store: HostedS
         assert browser.get(server.url + "/private/x").json() == {"user": sandbox.config.user}
     finally:
         server.close()
+
+
+def test_fastapi_dead_grant_is_401_not_500(
+    fastapi_url: str, sandbox: Sandbox, store: HostedStore, keys: Keyring
+) -> None:
+    browser = Browser()
+    browser.sign_in(fastapi_url, sandbox)
+    (row,) = store.iter_sessions()
+    client = WebClient(Target(sandbox.url, CLIENT_ID, ("sql",)), CLIENT_SECRET, "http://127.0.0.1/cb")
+    assert client.revoke(open_token(keys, row))
+    age_session(store, keys, row, 10)
+    answer = browser.get(fastapi_url + "/api/whoami")
+    assert answer.status_code == 401 and answer.json()["error"] == "unauthenticated"

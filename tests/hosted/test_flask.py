@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from flask import Flask
@@ -173,3 +175,16 @@ def test_bad_configuration_fails_at_start(sandbox: Sandbox, key_spec: str, redir
         )
     with pytest.raises(ConfigError, match="SCOPEDAUTH_HOSTED_KEYS"):
         HostedAuth(host=sandbox.url, client_id="c", client_secret="s", scopes="sql", redirect_uri="https://a/cb")
+
+
+def test_sessions_end_at_their_absolute_lifetime(sandbox: Sandbox, store: HostedStore, key_spec: str) -> None:
+    port = free_port()
+    auth = make_auth(sandbox, store, key_spec, port, session_lifetime=1.0)
+    served = Served(create_app(auth, sandbox.app_url), port)
+    try:
+        browser = Browser()
+        browser.sign_in(served.url, sandbox)
+        time.sleep(1.1)
+        assert browser.get(served.url + "/api/whoami").status_code == 401
+    finally:
+        served.close()

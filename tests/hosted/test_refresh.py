@@ -17,7 +17,7 @@ from scopedauth.sandbox import Sandbox
 
 from ..conftest import free_port
 from .conftest import STORES, Replica
-from .replica import start
+from .replica import start, start_many
 from .webapp import Browser, age_session
 
 
@@ -71,28 +71,11 @@ def test_replica_processes_refresh_once(replica: Replica, sandbox: Sandbox, stor
     """3 replica processes x 20 concurrent requests on one expiring session: one refresh, no reuse."""
     browser = signed_in_and_aged(replica, sandbox)
     port = replica.url.rsplit(":", 1)[1]
-    procs = []
+    ports = [free_port() for _ in range(3)]
+    common = ["--host", sandbox.url, "--app-url", sandbox.app_url, "--store", store_url, "--redirect-port", port]
+    procs = start_many(replica_env(key_spec), [[*common, "--port", str(p)] for p in ports])
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
     try:
-        for _ in range(3):
-            p = free_port()
-            procs.append(
-                (
-                    start(
-                        replica_env(key_spec),
-                        "--host",
-                        sandbox.url,
-                        "--app-url",
-                        sandbox.app_url,
-                        "--store",
-                        store_url,
-                        "--port",
-                        str(p),
-                        "--redirect-port",
-                        port,
-                    ),
-                    f"http://127.0.0.1:{p}",
-                )
-            )
         cookie = {"scopedauth-session": browser.cookies["scopedauth-session"]}
         barrier = threading.Barrier(60)
 
@@ -101,9 +84,9 @@ def test_replica_processes_refresh_once(replica: Replica, sandbox: Sandbox, stor
             return requests.get(url + "/api/call", cookies=cookie, timeout=60, proxies={"http": ""}).status_code
 
         with ThreadPoolExecutor(60) as pool:
-            statuses = list(pool.map(hit, [url for _, url in procs for _ in range(20)]))
+            statuses = list(pool.map(hit, [url for url in urls for _ in range(20)]))
     finally:
-        for proc, _ in procs:
+        for proc in procs:
             proc.kill()
             proc.wait()
     assert statuses == [200] * 60
@@ -141,3 +124,13 @@ def _get_ignoring_errors(url: str, cookies: dict[str, str]) -> None:
     """The request that hangs in the holder; it ends in a connection error when the holder dies."""
     with contextlib.suppress(requests.RequestException):
         requests.get(url, cookies=cookies, timeout=30)
+
+
+def test_workspace_down_with_an_expired_token_is_503_then_recovers(replica: Replica, sandbox: Sandbox) -> None:
+    browser = signed_in_and_aged(replica, sandbox)
+    sandbox.fail_next_token_requests(1, 503)
+    down = browser.get(replica.url + "/api/whoami")
+    assert down.status_code == 503 and down.json()["error"] == "unavailable"
+    page = browser.get(replica.url + "/")
+    assert page.status_code == 200  # the outage was one request long: this one refreshed
+    assert replica.only_row().lease_until == 0.0 and sandbox.stats.refreshes == 1

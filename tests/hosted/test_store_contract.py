@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from scopedauth.errors import ConfigError
 from scopedauth.hosted.backends import open_store
 from scopedauth.hosted.model import SCHEMA_VERSION, HostedStore, LoginAttempt, SessionRow
 
@@ -191,8 +190,3 @@ def test_purge_removes_ended_sessions(store: HostedStore) -> None:
     store.create_session(session_row("2" * 64))
     assert store.purge(now + 2) >= 1
     assert store.get_session("2" * 64) is not None
-
-
-def test_unknown_store_url_is_a_config_error(store_url: str) -> None:
-    with pytest.raises(ConfigError, match="unsupported"):
-        open_store("mysql://x")
