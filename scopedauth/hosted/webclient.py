@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from ..config import Target
@@ -30,27 +29,24 @@ __all__ = ["WebClient"]
 SCIM_ME = "/api/2.0/preview/scim/v2/Me"
 
 
-@dataclass(frozen=True)
 class WebClient:
     """One OAuth app integration on one workspace. The repr leaves the secret out."""
 
-    target: Target
-    client_secret: str
-    redirect_uri: str
+    def __init__(self, target: Target, client_secret: str, redirect_uri: str) -> None:
+        self.target, self.client_secret, self.redirect_uri = target, client_secret, redirect_uri
+        self._endpoints: Endpoints | None = None
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"WebClient(host={self.target.host!r}, client_id={self.target.client_id!r})"
 
     # -- endpoints ------------------------------------------------------------------------
     def endpoints(self) -> Endpoints:
-        """Discovery, once per process (the endpoints of a workspace do not move)."""
-        with _LOCK:
-            found = _ENDPOINTS.get(self.target.host)
-        if found is None:
-            found = discover(self.target)
-            with _LOCK:
-                _ENDPOINTS[self.target.host] = found
-        return found
+        """Discovery, once per client (the endpoints of a workspace do not move)."""
+        with self._lock:
+            if self._endpoints is None:
+                self._endpoints = discover(self.target)
+            return self._endpoints
 
     def authorize_url(self, *, state: str, challenge: str) -> str:
         return authorize_url(
@@ -176,7 +172,3 @@ def _id_token_claims(id_token: object) -> dict[str, Any]:
     except ValueError:
         return {}
     return claims if isinstance(claims, dict) else {}
-
-
-_LOCK = threading.Lock()
-_ENDPOINTS: dict[str, Endpoints] = {}

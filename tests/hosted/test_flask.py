@@ -11,7 +11,7 @@ from flask import Flask
 from scopedauth.errors import ConfigError
 from scopedauth.hosted.flaskapp import HostedAuth
 from scopedauth.hosted.model import HostedStore
-from scopedauth.sandbox import Sandbox
+from scopedauth.sandbox import Sandbox, SandboxConfig
 
 from ..conftest import free_port
 from .conftest import Replica
@@ -26,7 +26,7 @@ def test_sign_in_then_serve(replica: Replica, sandbox: Sandbox) -> None:
     called = browser.get(replica.url + "/api/call")
     assert called.status_code == 200, called.text
     assert called.json()["body"]["scopes"] == ["offline_access", "sql"]
-    assert browser.get(replica.url + "/sdk").json() == {"user": sandbox.config.user}
+    assert browser.get(replica.url + "/sdk").json() == {"user": sandbox.config.user, "sdk_refresh_token": False}
     row = replica.only_row()
     assert (row.tenant, row.subject, row.client_id) == (sandbox.url, sandbox.config.user, CLIENT_ID)
     assert sandbox.stats.code_exchanges == 1
@@ -188,3 +188,17 @@ def test_sessions_end_at_their_absolute_lifetime(sandbox: Sandbox, store: Hosted
         assert browser.get(served.url + "/api/whoami").status_code == 401
     finally:
         served.close()
+
+
+def test_logout_without_a_revocation_endpoint_still_signs_out(store: HostedStore, key_spec: str) -> None:
+    with Sandbox(SandboxConfig(advertise_revocation=False)) as quiet:
+        port = free_port()
+        served = Served(create_app(make_auth(quiet, store, key_spec, port), quiet.app_url), port)
+        try:
+            browser = Browser()
+            browser.sign_in(served.url, quiet)
+            assert browser.post(served.url + "/auth/logout", allow_redirects=False).status_code == 303
+            assert list(store.iter_sessions()) == [] and quiet.stats.revocations == 0
+            assert browser.get(served.url + "/api/whoami").status_code == 401
+        finally:
+            served.close()

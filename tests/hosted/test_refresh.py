@@ -59,7 +59,9 @@ def test_invalid_grant_revokes_the_session(replica: Replica, sandbox: Sandbox) -
 def test_a_failed_refresh_serves_the_valid_token_and_frees_the_lease(replica: Replica, sandbox: Sandbox) -> None:
     browser = signed_in_and_aged(replica, sandbox, seconds_left=120)  # refresh-ahead window, still valid
     sandbox.fail_next_token_requests(1, 503)
+    sent = sandbox.stats.token_requests
     first = browser.get(replica.url + "/api/whoami").json()["token"]
+    assert sandbox.stats.token_requests == sent + 1  # a refresh is never retried
     row = replica.only_row()
     assert (row.generation, row.lease_until) == (0, 0.0)
     second = browser.get(replica.url + "/api/whoami").json()["token"]

@@ -59,7 +59,9 @@ def create_app(auth: HostedAuth, app_url: str) -> Flask:
     @app.get("/sdk")
     @auth.login_required
     def sdk() -> Any:
-        return jsonify(user=auth.workspace_client().current_user.me().user_name)
+        client = auth.workspace_client()
+        sdk_token = client.config.oauth_token()  # what the SDK holds: never a refresh token
+        return jsonify(user=client.current_user.me().user_name, sdk_refresh_token=bool(sdk_token.refresh_token))
 
     @app.get("/open")
     def open_route() -> Any:
