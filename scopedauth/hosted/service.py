@@ -32,6 +32,8 @@ __all__ = ["HostedService", "SessionInfo"]
 
 #: a session ends after this long whatever happens (the visitor signs in again)
 DEFAULT_SESSION_LIFETIME = 7 * 86400.0
+#: seconds between two purges of ended sessions and stale login attempts, per replica
+PURGE_EVERY = 3600.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class HostedService:
         self.client = WebClient(self.target, client_secret, redirect_uri)
         self.session_lifetime = session_lifetime
         self.refresher = Refresher(self.store, self.keys, self.client, lease=lease)
+        self._purged_at = 0.0
 
     def __repr__(self) -> str:
         return f"HostedService(host={self.target.host!r}, client_id={self.target.client_id!r}, store={self.store!r})"
@@ -134,6 +137,9 @@ class HostedService:
         )
         kid, blob = seal_token(self.keys, row, token)
         self.store.create_session(_with_cipher(row, kid, blob))
+        if now - self._purged_at > PURGE_EVERY:  # ended sessions go, at most hourly per replica
+            self._purged_at = now
+            self.store.purge(now)
         return cookie, attempt.return_to
 
     # -- requests ---------------------------------------------------------------------------

@@ -202,3 +202,12 @@ def test_logout_without_a_revocation_endpoint_still_signs_out(store: HostedStore
             assert browser.get(served.url + "/api/whoami").status_code == 401
         finally:
             served.close()
+
+
+def test_sign_in_purges_ended_sessions(replica: Replica, sandbox: Sandbox) -> None:
+    first = Browser()
+    first.sign_in(replica.url, sandbox)
+    replica.store.revoke_session(replica.only_row().id_hash, time.time())
+    replica.auth.service._purged_at = 0.0  # as if the last purge was long ago
+    Browser().sign_in(replica.url, sandbox)
+    assert [r.revoked_at for r in replica.rows()] == [None]
