@@ -7,12 +7,16 @@ from collections.abc import Iterator
 import pytest
 
 from scopedauth.config import Target
+from scopedauth.errors import InvalidGrantError
 from scopedauth.hosted.keys import Keyring
 from scopedauth.hosted.model import HostedStore
-from scopedauth.hosted.refresh import Refresher
+from scopedauth.hosted.refresh import Refresher, open_token
 from scopedauth.hosted.webclient import WebClient
+from scopedauth.sandbox import Sandbox
 
 from ..localhttp import LocalOAuth
+from .conftest import Replica
+from .webapp import Browser
 
 
 @pytest.fixture
@@ -44,3 +48,17 @@ def test_the_refresh_timeout_fits_inside_the_lease(store: HostedStore, keys: Key
     for lease in (3.0, 30.0, 120.0):
         connect, read = Refresher(store, keys, client, lease=lease).http_timeout
         assert connect + read < lease
+
+
+def test_sandbox_web_client_rotates_and_revokes_the_family_on_reuse(replica: Replica, sandbox: Sandbox) -> None:
+    """The sandbox plays a confidential app integration as Databricks does: rotation, reuse → revoked."""
+    Browser().sign_in(replica.url, sandbox)
+    token = open_token(replica.keys, replica.only_row())
+    client = replica.auth.service.client
+    rotated = client.refresh(token, (5.0, 10.0))
+    assert rotated.refresh_token and rotated.refresh_token != token.refresh_token
+    with pytest.raises(InvalidGrantError, match="reuse"):
+        client.refresh(token, (5.0, 10.0))  # the spent refresh token again
+    assert sandbox.stats.family_revocations == 1
+    with pytest.raises(InvalidGrantError):
+        client.refresh(rotated, (5.0, 10.0))  # the whole family is gone
