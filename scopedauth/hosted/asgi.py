@@ -177,7 +177,7 @@ class HostedMiddleware:
         if route is not None:
             await (await route(request))(scope, receive, send)
             return
-        if scope["path"].startswith(self.protect) and self.protect:
+        if self.protect and scope["path"].startswith(self.protect):
             try:
                 await self.auth.user(request)
             except SignInRequiredError as refused:

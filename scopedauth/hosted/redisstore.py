@@ -4,7 +4,7 @@ Redis runs each script atomically, so a lease or a write-back is decided in one 
 server, like the SQL stores' ``UPDATE … WHERE``. Session keys expire at the session's absolute
 lifetime and login attempts after ten minutes, by Redis itself. Keys (prefix ``scopedauth:``):
 ``s:<id hash>`` a session, ``a:<browser hash>`` a login attempt, ``u:<tenant> <subject>`` the
-set of a user's session hashes, ``schema`` the schema version.
+set of a user's session hashes, ``schema`` the schema version. Needs Redis 6.2 or later (GETDEL).
 """
 
 from __future__ import annotations
@@ -146,8 +146,7 @@ class RedisStore(HostedStore):
             pipe.hset(key, mapping=mapping)
             pipe.pexpireat(key, expire_ms)
             pipe.sadd(ukey, row.id_hash)
-            pipe.pexpireat(ukey, expire_ms, gt=True)
-            pipe.pexpireat(ukey, expire_ms, nx=True)
+            pipe.pexpireat(ukey, expire_ms)  # one lifetime per app: the newest session ends last
             pipe.execute()
 
         self._call(act)

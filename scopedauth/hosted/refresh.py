@@ -75,6 +75,7 @@ class Refresher:
     def token(self, row: SessionRow) -> Token:
         """A usable access token for the session, refreshing it at most once across replicas."""
         deadline = self.clock() + 2 * self.lease + 5
+        poll = self.poll
         while True:
             token = open_token(self.keys, row)
             if not token.wants_refresh() and token.is_valid():
@@ -93,7 +94,8 @@ class Refresher:
                 return token  # another replica is refreshing; this one is still good
             if self.clock() > deadline:
                 raise StorageError("timed out waiting for another replica to refresh the session")
-            self.sleep(self.poll)
+            self.sleep(poll)
+            poll = min(poll * 1.5, 0.5)  # many waiters on one slow refresh: fewer reads as it drags on
             fresh = self.store.get_session(row.id_hash)
             if fresh is None:
                 raise NotSignedInError("you were signed out; sign in again")
