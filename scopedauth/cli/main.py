@@ -324,7 +324,7 @@ def sandbox(port: int) -> None:
 def demo(headless: bool, storage: str | None, port: int, hosted: bool) -> None:
     """The whole story against the bundled sandbox: login, a 200, a 403, and what next."""
     if hosted:
-        from ..hosted.demo import run_hosted_demo
+        from .hosted_demo import run_hosted_demo
 
         run_hosted_demo(say=say, out=click.echo)
         return

@@ -1,5 +1,8 @@
 """``scopedauth demo --hosted``: two replicas of a hosted app sharing one SQLite store.
 
+It lives in the CLI, not in :mod:`scopedauth.hosted`, because it drives the sandbox: the hosted
+package itself imports only the layers below it.
+
 Against the bundled sandbox, with nothing to configure: the demo user signs in on replica 1,
 replica 2 serves them, the clock is fast-forwarded to just before the access token expires,
 and both replicas under concurrent requests share one refresh. The story goes to ``say``
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .flaskapp import HostedAuth
+    from ..hosted.flaskapp import HostedAuth
 
 __all__ = ["run_hosted_demo", "sample_app"]
 
@@ -68,7 +71,7 @@ def _free_port() -> int:
 
 def _fast_forward(service: Any, seconds_left: float) -> None:
     """Pretend an hour has passed: the stored token now expires in ``seconds_left``."""
-    from .refresh import open_token, seal_token
+    from ..hosted.refresh import open_token, seal_token
 
     (row,) = list(service.store.iter_sessions())
     token = open_token(service.keys, row)
@@ -83,9 +86,9 @@ def _fast_forward(service: Any, seconds_left: float) -> None:
 def run_hosted_demo(*, say: Callable[[str], None], out: Callable[[str], None]) -> dict[str, Any]:
     import requests
 
+    from ..hosted.flaskapp import HostedAuth
+    from ..hosted.keys import generate_key
     from ..sandbox import Sandbox
-    from .flaskapp import HostedAuth
-    from .keys import generate_key
 
     with tempfile.TemporaryDirectory(prefix="scopedauth-hosted-demo-") as tmp, Sandbox() as sandbox:
         store = f"sqlite:///{Path(tmp) / 'hosted.db'}"
