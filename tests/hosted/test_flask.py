@@ -6,7 +6,7 @@ import time
 
 import pytest
 import requests
-from flask import Flask
+from flask import Flask, request
 
 from scopedauth.errors import ConfigError
 from scopedauth.hosted.flaskapp import HostedAuth
@@ -211,3 +211,30 @@ def test_sign_in_purges_ended_sessions(replica: Replica, sandbox: Sandbox) -> No
     replica.auth.service._purged_at = 0.0  # as if the last purge was long ago
     Browser().sign_in(replica.url, sandbox)
     assert [r.revoked_at for r in replica.rows()] == [None]
+
+
+def test_a_before_request_guard_protects_a_whole_app(sandbox: Sandbox, store: HostedStore, key_spec: str) -> None:
+    """What docs/hosted.md tells Dash users to do."""
+    port = free_port()
+    auth = make_auth(sandbox, store, key_spec, port)
+    app = Flask("guarded")
+    auth.init_app(app)
+
+    @app.before_request
+    def sign_in_first() -> None:
+        if not request.path.startswith("/auth/"):
+            auth.session()
+
+    @app.get("/dashboard")
+    def dashboard() -> str:
+        return f"hello {auth.user}"
+
+    served = Served(app, port)
+    try:
+        browser = Browser()
+        refused = browser.get(served.url + "/dashboard", allow_redirects=False)
+        assert refused.status_code == 302 and refused.headers["Location"].startswith("/auth/login")
+        browser.sign_in(served.url, sandbox, next_path="/dashboard")
+        assert browser.get(served.url + "/dashboard").text == f"hello {sandbox.config.user}"
+    finally:
+        served.close()
