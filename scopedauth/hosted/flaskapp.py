@@ -21,7 +21,7 @@ from .errors import CallbackError, NotSignedInError
 from .keys import Keyring
 from .model import ATTEMPT_TTL, HostedStore, SessionRow
 from .service import DEFAULT_SESSION_LIFETIME, HostedService, SessionInfo
-from .web import error_page, login_location, safe_return_to
+from .web import CookiePolicy, error_page, login_location, safe_return_to
 
 __all__ = ["HostedAuth"]
 
@@ -76,7 +76,7 @@ class HostedAuth:
         app.extensions["scopedauth_hosted"] = self
 
     @property
-    def _cookies(self) -> Any:
+    def _cookies(self) -> CookiePolicy:
         return self.service.cookies
 
     def _login(self) -> Response:
