@@ -12,6 +12,7 @@
 (c) the refresh storm: N processes, expired token, count of refreshes (must be 1), wall time.
 (d) a full login against the sandbox with the scripted user: wall time.
 (e) peak RSS of ``scopedauth token`` (target ≤ 40 MiB).
+hosted (a)(b)(c): the hosted mode's figures, from benchmarks/hosted.py (``--no-hosted`` skips them).
 """
 
 from __future__ import annotations
@@ -195,7 +196,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="alternating runs for (a) and (e)")
     parser.add_argument("--storm", type=int, default=32, help="processes in the storm (c)")
     parser.add_argument("--markdown", action="store_true")
-    parser.add_argument("--only", default="abc", help="which groups to run, e.g. 'ab' (default: all)")
+    parser.add_argument("--only", default="abch", help="which groups to run, e.g. 'ab' (default: all; h = hosted)")
+    parser.add_argument("--no-hosted", action="store_true", help="skip the hosted-mode figures")
     args = parser.parse_args()
     _ensure_keyring()
     with tempfile.TemporaryDirectory() as tmp:
@@ -232,6 +234,10 @@ def main() -> None:
             ("(c) storm wall time", f"{c['storm_wall_s']:.2f} s", "gate open → last process exits"),
             ("(d) full login, scripted user, sandbox", f"{c['login_s'] * 1000:.0f} ms", ""),
         ]
+    if not args.no_hosted and "h" in args.only:
+        from benchmarks.hosted import hosted_rows
+
+        rows += hosted_rows()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     if args.markdown:
         print(f"Machine: {machine}\n\n| figure | value | note |\n| --- | --- | --- |")

@@ -3,8 +3,10 @@
 #   Debian packages (D-Bus, GNOME Keyring, Chromium), the package with its test extras,
 #   a private D-Bus session with an unlocked keyring, pytest, mypy --strict, the layout checks
 #   (import-linter's layers contract, no cycles, module sizes), ruff and the docs build.
+# PostgreSQL and Redis are installed only as programs: the hosted tests start private servers.
 # The real-keyring and real-browser tests may not skip here: SCOPEDAUTH_REQUIRE_KEYRING=1 and
-# SCOPEDAUTH_REQUIRE_BROWSER=1 make a missing Secret Service or Chromium a failure.
+# SCOPEDAUTH_REQUIRE_BROWSER=1 make a missing Secret Service or Chromium a failure, and
+# SCOPEDAUTH_REQUIRE_HOSTED=1 a missing PostgreSQL or Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,8 @@ command -v gnome-keyring-daemon >/dev/null || need+=(gnome-keyring)
 command -v chromium >/dev/null || need+=(chromium)
 command -v fish >/dev/null || need+=(fish)
 command -v curl >/dev/null || need+=(curl)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+command -v redis-server >/dev/null || need+=(redis-server)
 if ((${#need[@]})); then
   echo "installing Debian packages: ${need[*]}" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -24,7 +28,7 @@ fi
 
 python -m pip install -q --disable-pip-version-check -e ".[test]" >&2
 
-export SCOPEDAUTH_REQUIRE_KEYRING=1 SCOPEDAUTH_REQUIRE_BROWSER=1
+export SCOPEDAUTH_REQUIRE_KEYRING=1 SCOPEDAUTH_REQUIRE_BROWSER=1 SCOPEDAUTH_REQUIRE_HOSTED=1
 export SCOPEDAUTH_CHROMIUM="${SCOPEDAUTH_CHROMIUM:-$(command -v chromium)}"
 # The keyring lives in a throw-away XDG_DATA_HOME: a developer's own login keyring is never
 # touched, created or unlocked with this password.

@@ -96,7 +96,8 @@ def test_import_is_cheap() -> None:
     """``import scopedauth`` must not pull in requests, flask, authlib, click or databricks-sdk."""
     probe = (
         "import sys, scopedauth; print(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'requests', 'flask', 'authlib', 'click', 'databricks', 'keyring', 'filelock'}))"
+        "{'requests', 'flask', 'authlib', 'click', 'databricks', 'keyring', 'filelock',"
+        " 'sqlalchemy', 'psycopg', 'redis', 'cryptography', 'starlette'}))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from ..hosted.cli import hosted as hosted_group  # imports only click up front
 from . import grants, handoff
 from .logs import install_stderr_handler
 from .options import handle_errors, say, storage_option
@@ -57,9 +58,15 @@ def sandbox(port: int) -> None:
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=8020, show_default=True, help="Loopback port for the redirect."
 )
+@click.option("--hosted", is_flag=True, help="Two replicas of a hosted web app sharing one store and one refresh.")
 @handle_errors
-def demo(headless: bool, storage: str | None, port: int) -> None:
+def demo(headless: bool, storage: str | None, port: int, hosted: bool) -> None:
     """The whole story against the bundled sandbox: login, a 200, a 403, and what next."""
+    if hosted:
+        from .hosted_demo import run_hosted_demo
+
+        run_hosted_demo(say=say, out=click.echo)
+        return
     from .demo import run_demo
 
     run_demo(headless=headless, storage=storage, port=port, say=say, out=click.echo)
@@ -67,5 +74,6 @@ def demo(headless: bool, storage: str | None, port: int) -> None:
 
 for _command in (grants.login, grants.exchange, grants.token, grants.status, grants.logout):
     main.add_command(_command)
+main.add_command(hosted_group)
 for _command in (handoff.env, handoff.exec_, handoff.call, handoff.scopes):
     main.add_command(_command)

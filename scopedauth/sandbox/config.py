@@ -54,6 +54,9 @@ class SandboxConfig:
     redirect_uris: dict[str, list[str]] = field(default_factory=_default_redirect_uris)
     #: confidential clients (service principals): client_id -> client_secret
     confidential_clients: dict[str, str] = field(default_factory=_default_confidential_clients)
+    #: confidential web apps (OAuth app integrations): client_id -> (client_secret, redirect URIs);
+    #: authorization code with PKCE and rotating refresh tokens, the secret sent by the client
+    web_clients: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     account_id: str = "00000000-0000-0000-0000-000000000001"
     user: str = "demo@example.com"
     #: sample app routes and the scopes each requires

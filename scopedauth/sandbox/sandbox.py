@@ -12,7 +12,7 @@ from . import hs256
 from .app import create_sample_app
 from .config import SandboxConfig
 from .server import RealmServer, account_realm, workspace_realm
-from .state import SandboxStats, Store
+from .state import SandboxStats, Store, web_client
 from .useragent import submit_consent
 from .workspace import create_workspace_app
 
@@ -108,6 +108,17 @@ class Sandbox:
     def expire_access_tokens(self) -> None:
         """Every access token issued so far is expired from now on."""
         self._store.expire_access_tokens()
+
+    def add_web_client(self, client_id: str, client_secret: str, redirect_uris: list[str]) -> None:
+        """Register a confidential web app once its redirect URI is known (its port is bound).
+
+        Registering the same client again adds redirect URIs, as an app integration lists several.
+        """
+        with self._store.lock:
+            known = self._store.clients.get(client_id)
+            uris = list(known.redirect_uris) if known and known.client_secret == client_secret else []
+            uris += [uri for uri in redirect_uris if uri not in uris]
+            self._store.clients[client_id] = web_client(client_id, client_secret, uris)
 
     def fail_next_token_requests(self, n: int, status: int = 503) -> None:
         """The next ``n`` POSTs to a token endpoint answer ``status`` with a JSON error."""

@@ -58,7 +58,14 @@ def build_clients(config: SandboxConfig) -> dict[str, Client]:
     clients = {cid: Client(cid, None, tuple(uris), public_grants) for cid, uris in config.redirect_uris.items()}
     for cid, secret in config.confidential_clients.items():
         clients[cid] = Client(cid, secret, (), secret_grants)
+    for cid, (secret, uris) in config.web_clients.items():
+        clients[cid] = web_client(cid, secret, uris)
     return clients
+
+
+def web_client(client_id: str, secret: str, redirect_uris: list[str]) -> Client:
+    """A confidential OAuth app integration: code (+PKCE) and rotating refresh tokens."""
+    return Client(client_id, secret, tuple(redirect_uris), frozenset({"authorization_code", "refresh_token"}))
 
 
 class Store:
