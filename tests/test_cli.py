@@ -272,7 +272,7 @@ def test_token_for_a_profile_prints_a_login_command_naming_the_profile(sandbox: 
 
 
 def test_sandbox_command_serves_until_stopped() -> None:
-    """``scopedauth sandbox`` prints its two URLs on stdout and serves discovery until SIGTERM."""
+    """``scopedauth sandbox`` prints the workspace URL, then ``sample URL``, and serves discovery until SIGTERM."""
     import requests
 
     proc = subprocess.Popen(
@@ -280,8 +280,9 @@ def test_sandbox_command_serves_until_stopped() -> None:
     )
     try:
         assert proc.stdout is not None
-        workspace, app = proc.stdout.readline().strip(), proc.stdout.readline().strip()
+        workspace, (name, app) = proc.stdout.readline().strip(), proc.stdout.readline().split()
         assert workspace.startswith("http://127.0.0.1:") and app.startswith("http://127.0.0.1:")
+        assert name == "sample"
         with requests.Session() as http:
             http.trust_env = False
             meta = http.get(f"{workspace}/oidc/.well-known/oauth-authorization-server", timeout=10).json()
