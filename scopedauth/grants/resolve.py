@@ -9,6 +9,7 @@ resolution reads, and re-checked against the config file's stamp when a profile 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_SCOPES", "resolve", "resolve_call", "store_for"]
 
 DEFAULT_SCOPES = ("all-apis",)
+#: ``app=``: the target with a Databricks App's scopes (:func:`scopedauth.grants.apps.app_target`
+#: with a token reader). Set by :mod:`.session`, which serves the token that reads the Apps API;
+#: resolution sits below it and cannot import it.
+AppResolver = Callable[[TargetOptions, str, TokenStore], Target]
+app_resolver: AppResolver | None = None
 _environ: Any = os.environ
 # Read the variables resolution depends on straight from os.environ's own mapping: this runs on
 # every get_token call, where os.environ.get's per-call key encoding would cost more than the
@@ -69,8 +75,13 @@ def resolve(
     **options: Unpack[TargetOptions],
 ) -> Target:
     """The full target. Without scopes: the one grant stored for that host and client
-    (``token``), or ``all-apis`` (``login``)."""
+    (``token``), or ``all-apis`` (``login``). With ``app``: that app's scopes (:mod:`.apps`)."""
     given = target
+    app = options.pop("app", None)
+    if target is None and app:
+        if app_resolver is None:
+            raise ConfigError("app= needs scopedauth.grants.session (import it, or use scopedauth.get_token)")
+        return app_resolver(options, app, store_for(store))
     if target is None:
         target = resolve_target(read_files=read_files, **options)
     if target.scopes:
