@@ -60,10 +60,16 @@ def store_for(store: TokenStore | str | None) -> TokenStore:
     """The given store, or one store per kind for the whole process (so its cache is shared)."""
     if isinstance(store, TokenStore):
         return store
-    kind = (store or os.environ.get("SCOPEDAUTH_STORAGE") or "keyring").lower()
-    if kind not in CACHE.stores:
-        CACHE.stores[kind] = open_store(kind)
-    return CACHE.stores[kind]
+    chosen = store or os.environ.get("SCOPEDAUTH_STORAGE")
+    slot = chosen.lower() if chosen else "default"  # the default may fall back to memory (.ambient)
+    if slot not in CACHE.stores:
+        if chosen:
+            CACHE.stores[slot] = open_store(slot)
+        else:
+            from .ambient import default_store
+
+            CACHE.stores[slot] = default_store()
+    return CACHE.stores[slot]
 
 
 def resolve(
@@ -84,6 +90,22 @@ def resolve(
         return app_resolver(options, app, store_for(store))
     if target is None:
         target = resolve_target(read_files=read_files, **options)
+        from .ambient import ambient_client  # the client came from DATABRICKS_CLIENT_ID, a secret beside it
+
+        if not for_login and not options.get("client_id") and ambient_client() == target.client_id:
+            from .ambient import note_service_principal, stored_user_grant
+
+            chosen = stored_user_grant(store_for(store), target)  # a stored user grant wins
+            if chosen is None:
+                chosen = _resolve(target, None, store, False, options)
+                note_service_principal(chosen.client_id)
+            return chosen
+    return _resolve(target, given, store, for_login, options)
+
+
+def _resolve(
+    target: Target, given: Target | None, store: TokenStore | str | None, for_login: bool, options: TargetOptions
+) -> Target:
     if target.scopes:
         return target
     if for_login:
@@ -109,12 +131,14 @@ def resolve(
             picked = CACHE.picked[pick_key] = same[0]
     if picked is not None:
         return Target(picked.host, picked.client_id, picked.scopes, picked.account_id, target.profile)
-    if not same:
-        fallback = resolve(target, for_login=True)
-        from .m2m import find_secret  # off the hot path: only when nothing is stored for the host
+    fallback = resolve(target, for_login=True)
+    from .m2m import find_secret  # off the hot path: only when no one grant is stored for the host
 
-        if find_secret(fallback) is not None:
-            return fallback  # a service principal's secret is at hand: rung 3 mints all-apis
+    if find_secret(fallback) is not None:
+        # a service principal's secret is at hand: its default, all-apis, as the SDK asks (rung 3
+        # mints it), even when it minted other scope sets before
+        return fallback
+    if not same:
         raise LoginRequiredError(f"no token stored for {target.host}", fallback.login_command())
     options_text = "\n".join(f"  --scopes '{' '.join(t.scopes)}'" for t in same)
     raise ConfigError(f"several scope sets are stored for {target.host}; pick one with --scopes:\n{options_text}")
