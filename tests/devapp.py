@@ -70,3 +70,9 @@ class DevApp:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+if __name__ == "__main__":  # python -m tests.devapp: serve until killed; the URL on stdout
+    server = make_server("127.0.0.1", 0, create_dev_app(), threaded=True)
+    print(f"http://127.0.0.1:{server.server_port}", flush=True)
+    server.serve_forever()

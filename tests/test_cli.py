@@ -140,6 +140,11 @@ def test_demo_headless_runs_the_whole_story() -> None:
     assert summary["granted_scopes"] == ["files.files", "offline_access", "sql"]
     assert "Provided OAuth token does not have required scopes: dashboards.genie" in res.stderr
     assert "Tokens will be stored in:" in res.stderr
+    # --app: the scopes are found, not typed, and the fronted app sees the signed-in user
+    assert summary["app_scopes"] == ["iam.access-control:read", "iam.current-user:read", "offline_access", "sql"]
+    assert summary["fronted_app_status"] == 200
+    assert "App hello (" in res.stderr and "needs: iam.access-control:read iam.current-user:read sql" in res.stderr
+    assert '"user": "demo@example.com"' in res.stderr and '"user_token_forwarded": true' in res.stderr
 
 
 def _free_port() -> int:

@@ -1,4 +1,6 @@
-"""``python -m scopedauth.sandbox [--port N] [--app NAME=URL [--app-scopes "sql …"]]… [--auto-approve]``.
+"""``scopedauth sandbox`` / ``python -m scopedauth.sandbox``: serve the sandbox and your apps.
+
+``[--port N] [--app NAME=URL [--app-scopes "…"]]… [--redirect-uri URI]… [--auto-approve]``.
 
 Serves until Ctrl-C or SIGTERM. stdout: the workspace URL on line 1, then one ``NAME URL`` line
 per app (the bundled ``sample`` app first, then each ``--app`` in the order given), so a script
@@ -22,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import AppSpec, Sandbox, SandboxConfig
+from .config import PUBLIC_CLIENT_ID
 
 _APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")  # Databricks: lower case letters, digits, hyphens
 
@@ -75,6 +78,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help='user_api_scopes of the --app before it, e.g. "sql files.files"',
     )
     parser.add_argument(
+        "--redirect-uri",
+        dest="redirect_uris",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="also accept this redirect URI for databricks-cli, e.g. http://localhost:8021 (repeatable)",
+    )
+    parser.add_argument(
         "--auto-approve",
         action="store_true",
         help="sign logins in as the demo user with no consent page (for CI)",
@@ -85,6 +96,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     config = SandboxConfig(apps=args.apps or [], auto_approve=args.auto_approve)
+    config.redirect_uris[PUBLIC_CLIENT_ID] += args.redirect_uris
     try:
         sandbox = Sandbox(config, port=args.port).start()
     except (OSError, ValueError) as exc:
