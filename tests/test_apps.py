@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import scopedauth
 from scopedauth.sandbox import AppSpec, Sandbox, SandboxConfig
 from tests.clitools import base_env, records, run
 from tests.devapp import DevApp
+from tests.test_entry import HEAVY, HEAVY_STDLIB
 
 #: CI's browser: open the authorize URL and follow the redirect (the sandbox auto-approves)
 FETCH = shlex.join([sys.executable, "-c", "import sys, urllib.request; urllib.request.urlopen(sys.argv[1])"]) + " %s"
@@ -67,6 +69,18 @@ def test_login_app_reads_its_scopes_after_an_all_apis_login(sb: Sandbox, listene
     after = sb.stats.snapshot()
     assert after["apps_api_requests"] == before["apps_api_requests"] + 2  # only the look-up by URL: two pages
     assert after["token_requests"] == before["token_requests"]
+
+    # and loads nothing heavy: the cached answer is two store reads
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['scopedauth', 'token', '--host', {sb.url!r}, '--app', 'dev']\n"
+        "from scopedauth.cli import entry\n"
+        "try:\n    entry.main()\nexcept SystemExit:\n    pass\n"
+        f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({(*HEAVY, *HEAVY_STDLIB)!r}))\n"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
+    )
+    hot = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=base_env())
+    assert hot.stdout == first.stdout and hot.stderr.endswith("HEAVY="), hot.stderr
 
     # a second login for the app needs no all-apis login: the stored all-apis grant reads the Apps API
     again = login(sb, listener_port, "--app", "dev")

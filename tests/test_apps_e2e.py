@@ -50,7 +50,7 @@ def dev_app(workspace_port: int) -> Iterator[str]:
         yield proc.stdout.readline().strip()
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.communicate(timeout=20)  # waits and closes the pipe
 
 
 @pytest.fixture
