@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Target
-from ..errors import ScopedAuthError
+from ..errors import LoginRequiredError, ScopedAuthError
 
 __all__ = ["app_check", "app_url"]
 
@@ -40,6 +40,11 @@ def app_check(
     ref = options.get("app") or apps.origin(url)
     try:
         info = apps.refresh(base, ref, st, lambda t: session.get_token(t, store=st))
+    except LoginRequiredError:
+        return [
+            "To also compare the app's own configuration (state, required scopes), scopedauth needs a token "
+            f"that may read the Apps API: scopedauth login --host {target.host}"
+        ]
     except ScopedAuthError as exc:
         return [f"Could not read the app's configuration to say more: {exc}"]
     fix = apps.login_command(base, info.name or ref, options.get("refresh_token"))
