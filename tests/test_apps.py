@@ -175,7 +175,7 @@ def test_call_app_relative_path_and_diagnoses(sb: Sandbox, listener_port: int) -
     assert outside.returncode == 22 and "/ is not under /api/" in outside.stderr
 
 
-def test_env_and_exec_take_app(sb: Sandbox, listener_port: int) -> None:
+def test_env_exec_and_logout_take_app(sb: Sandbox, listener_port: int, tmp_path: Path) -> None:
     assert login(sb, listener_port, "--app", "dev").returncode == 0
     env = run("env", "--host", sb.url, "--app", "dev", "--shell", "json")
     assert env.returncode == 0, env.stderr
@@ -183,6 +183,9 @@ def test_env_and_exec_take_app(sb: Sandbox, listener_port: int) -> None:
     probe = "import os; print(os.environ['DATABRICKS_TOKEN'])"
     child = run("exec", "--host", sb.url, "--app", "dev", "--", sys.executable, "-c", probe)
     assert child.returncode == 0 and child.stdout.strip() == token
+    out = run("logout", "--host", sb.url, "--app", "dev")
+    assert out.returncode == 0 and "revoked and deleted" in out.stderr
+    assert set(records(tmp_path)) == {f"{sb.url}|databricks-cli|all-apis offline_access"}
 
 
 def test_app_option_is_in_the_fast_path_parser() -> None:
