@@ -3,7 +3,8 @@
 Log in once (``scopedauth login --scopes "sql files.files"``), then any program gets a fresh
 token: ``scopedauth.get_token(host=…, scopes=…)``, ``scopedauth.headers(…)``,
 ``scopedauth.BearerAuth(…)`` for requests, ``scopedauth.credentials_strategy(…)`` for
-databricks-sdk. Every error derives from :class:`ScopedAuthError`; the whole tree is exported
+databricks-sdk; inside a Databricks App, ``scopedauth.forwarded(request.headers)`` acts as
+the signed-in user. Every error derives from :class:`ScopedAuthError`; the whole tree is exported
 here (and drawn in :mod:`scopedauth.errors`).
 
 Every public name is imported on first use, so ``import scopedauth`` costs almost nothing
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     )
     from .grants.manage import login, logout
     from .grants.session import get_token, headers
+    from .handoff.forwarded import forwarded
     from .handoff.integrations import BearerAuth, credentials_strategy
     from .tokens import Token
 
@@ -55,6 +57,7 @@ __all__ = [
     "TokenEndpointError",
     "__version__",
     "credentials_strategy",
+    "forwarded",
     "get_token",
     "headers",
     "login",
@@ -74,6 +77,7 @@ _HOME = {
     "logout": "grants.manage",
     "BearerAuth": "handoff.integrations",
     "credentials_strategy": "handoff.integrations",
+    "forwarded": "handoff.forwarded",
     **{name: "errors" for name in __all__ if name.endswith("Error")},
 }
 

@@ -53,6 +53,8 @@ class TargetOptions(TypedDict, total=False):
     scopes: ``"sql files.files"``, ``"sql,files.files"`` or a list; none means the one grant
         stored for the host (``all-apis`` at login).
     refresh_token: False to do without ``offline_access`` (no refresh token).
+    app: a Databricks App's name or URL: its scopes are read from the workspace's Apps API
+        (instead of ``scopes``; see :mod:`scopedauth.grants.apps`).
     """
 
     host: str | None
@@ -61,6 +63,7 @@ class TargetOptions(TypedDict, total=False):
     client_id: str | None
     scopes: str | Iterable[str] | None
     refresh_token: bool | None
+    app: str | None
 
 
 _ACCOUNT_HOSTS = (
@@ -333,8 +336,12 @@ def resolve_target(
     refresh_token: bool | None = None,
     env: Mapping[str, str] | None = None,
     read_files: list[Path] | None = None,
+    app: str | None = None,
 ) -> Target:
     """Build the :class:`Target` from arguments, environment and profile, SDK precedence.
+
+    ``app`` is accepted so every :class:`TargetOptions` can be passed on, but an app's scopes
+    take a network lookup (:func:`scopedauth.grants.apps.app_target`); here it must be empty.
 
     Reads only the variables in :data:`RESOLVE_ENV`, and the config file when a profile
     applies; that file's path is appended to ``read_files`` when given, so a caller that
@@ -351,6 +358,8 @@ def resolve_target(
     boolean word, a profile named but absent is an error even when the file is missing, and an
     ``account_id`` on a workspace host is dropped unless passed explicitly.
     """
+    if app:
+        raise ConfigError(f"app {app!r}: its scopes are read by scopedauth.get_token/login, not resolve_target")
     env = os.environ if env is None else env
     profile, values = _merge_sources(
         host=host, profile=profile, account_id=account_id, client_id=client_id, env=env, read_files=read_files

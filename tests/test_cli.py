@@ -140,6 +140,11 @@ def test_demo_headless_runs_the_whole_story() -> None:
     assert summary["granted_scopes"] == ["files.files", "offline_access", "sql"]
     assert "Provided OAuth token does not have required scopes: dashboards.genie" in res.stderr
     assert "Tokens will be stored in:" in res.stderr
+    # --app: the scopes are found, not typed, and the fronted app sees the signed-in user
+    assert summary["app_scopes"] == ["iam.access-control:read", "iam.current-user:read", "offline_access", "sql"]
+    assert summary["fronted_app_status"] == 200
+    assert "App hello (" in res.stderr and "needs: iam.access-control:read iam.current-user:read sql" in res.stderr
+    assert '"user": "demo@example.com"' in res.stderr and '"user_token_forwarded": true' in res.stderr
 
 
 def _free_port() -> int:
@@ -272,7 +277,7 @@ def test_token_for_a_profile_prints_a_login_command_naming_the_profile(sandbox: 
 
 
 def test_sandbox_command_serves_until_stopped() -> None:
-    """``scopedauth sandbox`` prints its two URLs on stdout and serves discovery until SIGTERM."""
+    """``scopedauth sandbox`` prints the workspace URL, then ``sample URL``, and serves discovery until SIGTERM."""
     import requests
 
     proc = subprocess.Popen(
@@ -280,8 +285,9 @@ def test_sandbox_command_serves_until_stopped() -> None:
     )
     try:
         assert proc.stdout is not None
-        workspace, app = proc.stdout.readline().strip(), proc.stdout.readline().strip()
+        workspace, (name, app) = proc.stdout.readline().strip(), proc.stdout.readline().split()
         assert workspace.startswith("http://127.0.0.1:") and app.startswith("http://127.0.0.1:")
+        assert name == "sample"
         with requests.Session() as http:
             http.trust_env = False
             meta = http.get(f"{workspace}/oidc/.well-known/oauth-authorization-server", timeout=10).json()

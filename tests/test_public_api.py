@@ -27,6 +27,7 @@ PUBLIC = [
     "TokenEndpointError",
     "__version__",
     "credentials_strategy",
+    "forwarded",
     "get_token",
     "headers",
     "login",
@@ -106,3 +107,4 @@ def test_import_is_cheap() -> None:
 def test_lazy_names_resolve() -> None:
     assert scopedauth.BearerAuth.__name__ == "BearerAuth"
     assert callable(scopedauth.credentials_strategy)
+    assert scopedauth.forwarded.__name__ == "forwarded"

@@ -739,7 +739,8 @@ def test_python_m_sandbox() -> None:
         try:
             assert proc.stdout is not None
             url = proc.stdout.readline().strip()
-            app_url = proc.stdout.readline().strip()
+            name, app_url = proc.stdout.readline().split()
+            assert name == "sample"
             assert url.startswith("http://127.0.0.1:") and app_url.startswith("http://127.0.0.1:")
             doc = requests.get(f"{url}/oidc/.well-known/oauth-authorization-server", timeout=10).json()
             assert doc["issuer"] == f"{url}/oidc"

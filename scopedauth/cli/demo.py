@@ -2,13 +2,16 @@
 
 Starts the sandbox, runs the real login (real listener, real exchange, real store), calls the
 sample app with the token (200), shows the 403 a Databricks App gives for a scope that was not
-granted, and prints the same commands for a real workspace. Without a browser (or with
+granted, then logs in for the fronted app ``hello`` by name (``--app``: the scopes are read
+from the Apps API, not typed) and calls it through the sandbox's front, which forwards the
+signed-in user as Databricks Apps does; and prints the same commands for a real workspace. Without a browser (or with
 ``--headless``) the demo plays the user on the sandbox consent page itself, and says so.
 The narrative goes to stderr; stdout gets one JSON summary line for scripts and tests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -19,6 +22,7 @@ from ..errors import StorageError
 from ..grants import manage, session
 from ..oauth import browser, transport
 from ..storage.store import TokenStore, open_store
+from ..tokens import Token
 
 __all__ = ["logout_note", "run_demo"]
 
@@ -91,45 +95,74 @@ def _free_or_other(port: int, say: Callable[[str], None]) -> int:
     return other
 
 
+def _app_steps(
+    sandbox: Any, store: TokenStore, port: int, opener: Callable[[str], bool] | None, say: Callable[[str], None]
+) -> tuple[Token, int, str]:
+    """Steps 4-5: ``login --app hello`` finds the scopes; the fronted app sees the signed-in user."""
+    say("\n4. Log in for the Databricks App `hello` by name: scopedauth reads its scopes from the Apps API")
+    say(f"   (scopedauth login --host {sandbox.url} --app hello):")
+    token = manage.login(
+        store=store, say=lambda m: say(f"   {m}"), port=port, timeout=120, opener=opener, host=sandbox.url, app="hello"
+    )
+    say(f"   Granted: {' '.join(token.granted_scopes)}")
+    say(f"\n5. Call the fronted app at {sandbox.app_urls['hello']}/api/whoami: the sandbox checks the token")
+    say("   and forwards the request with X-Forwarded-Email and X-Forwarded-Access-Token, as Databricks Apps does:")
+    status, body = _call(f"{sandbox.app_urls['hello']}/api/whoami", token.target, store)
+    say(f"   HTTP {status}: {body[:200]}")
+    return token, status, body
+
+
+def _clean_up(sandbox_url: str, targets: list[Target], store: TokenStore, say: Callable[[str], None]) -> None:
+    """Log out of every grant the demo made (never anything else in the store) and drop its app answer."""
+    from ..grants import apps
+
+    results = [r for target in targets for r in manage.logout(target, store=store, revoke=True)]
+    with contextlib.suppress(StorageError):
+        store.backend.delete(apps.cache_key(Target(host=sandbox_url), "hello"))
+    say("\n" + logout_note(results, store.name))
+
+
 def run_demo(
     *, headless: bool, storage: str | None, port: int, say: Callable[[str], None], out: Callable[[str], None]
 ) -> dict[str, Any]:
-    from ..sandbox import Sandbox, SandboxConfig
+    from ..sandbox import AppSpec, Sandbox, SandboxConfig
+    from ..sandbox.hello import HelloServer
 
     port = _free_or_other(port, say)
-    config = SandboxConfig(redirect_uris={"databricks-cli": [f"http://localhost:{port}"]})
-    with Sandbox(config) as sandbox:
-        say(f"Sandbox workspace running at {sandbox.url} (sample Databricks App at {sandbox.app_url}).")
-        store = _pick_store(storage, say)
-        say(f"Tokens will be stored in: {store.name}")
-        target = Target(host=sandbox.url, scopes=DEMO_SCOPES)
-        scripted = headless or not browser.can_open()
-        say(f"\n1. Log in with custom scopes: {' '.join(s for s in DEMO_SCOPES if s != 'offline_access')}")
-        token = manage.login(
-            target,
-            store=store,
-            say=say,
-            port=port,
-            timeout=120,
-            opener=_scripted_user(sandbox, say) if scripted else None,
+    with HelloServer() as hello:
+        config = SandboxConfig(
+            redirect_uris={"databricks-cli": [f"http://localhost:{port}"]}, apps=[AppSpec("hello", hello.url, ["sql"])]
         )
-        say(f"   Signed in as the demo user; granted: {' '.join(token.granted_scopes)}")
-        try:
-            say("\n2. Call the app's /api/hello route, which needs `sql`:")
-            ok_status, ok_body = _call(f"{sandbox.app_url}/api/hello", target, store)
-            say(f"   HTTP {ok_status}: {ok_body[:200]}")
-            say("\n3. Call /api/genie, which needs `dashboards.genie` (not granted):")
-            denied_status, denied_body = _call(f"{sandbox.app_url}/api/genie", target, store)
-            say(f"   HTTP {denied_status}: {denied_body[:200]}")
-            say('   Fix: log in again with the missing scope, e.g. --scopes "sql files.files dashboards.genie".')
-        finally:
-            say("\n" + logout_note(manage.logout(target, store=store, revoke=True), store.name))
+        with Sandbox(config) as sandbox:
+            say(f"Sandbox workspace running at {sandbox.url} (sample Databricks App at {sandbox.app_url};")
+            say(f"the app `hello` fronted at {sandbox.app_urls['hello']}, as `scopedauth sandbox --app` does).")
+            store = _pick_store(storage, say)
+            say(f"Tokens will be stored in: {store.name}")
+            target = Target(host=sandbox.url, scopes=DEMO_SCOPES)
+            scripted = headless or not browser.can_open()
+            opener = _scripted_user(sandbox, say) if scripted else None
+            say(f"\n1. Log in with custom scopes: {' '.join(s for s in DEMO_SCOPES if s != 'offline_access')}")
+            token = manage.login(target, store=store, say=say, port=port, timeout=120, opener=opener)
+            say(f"   Signed in as the demo user; granted: {' '.join(token.granted_scopes)}")
+            made = [target, Target(sandbox.url, scopes=("all-apis", "offline_access"))]
+            try:
+                say("\n2. Call the app's /api/hello route, which needs `sql`:")
+                ok_status, ok_body = _call(f"{sandbox.app_url}/api/hello", target, store)
+                say(f"   HTTP {ok_status}: {ok_body[:200]}")
+                say("\n3. Call /api/genie, which needs `dashboards.genie` (not granted):")
+                denied_status, denied_body = _call(f"{sandbox.app_url}/api/genie", target, store)
+                say(f"   HTTP {denied_status}: {denied_body[:200]}")
+                say('   Fix: log in again with the missing scope, e.g. --scopes "sql files.files dashboards.genie".')
+                app_token, fronted_status, _ = _app_steps(sandbox, store, port, opener, say)
+                made.append(app_token.target)
+            finally:
+                _clean_up(sandbox.url, made, store, say)
     say(
         "\nAgainst a real workspace:\n"
-        "  scopedauth login --host https://<workspace>.cloud.databricks.com \\\n"
-        '      --scopes "sql files.files dashboards.genie"\n'
-        "  scopedauth token --host https://<workspace>.cloud.databricks.com\n"
-        '  curl -H "Authorization: Bearer $(scopedauth token --host …)" https://<app>.databricksapps.com/api/…'
+        "  scopedauth login --host https://<workspace>.cloud.databricks.com --app <app-name>\n"
+        "  scopedauth call --host https://<workspace>.cloud.databricks.com --app <app-name> /api/…\n"
+        "  scopedauth token --host https://<workspace>.cloud.databricks.com --app <app-name>\n"
+        'Developing an app: scopedauth sandbox --app NAME=http://localhost:8000 --app-scopes "sql"'
     )
     summary = {
         "store": store.name,
@@ -137,6 +170,8 @@ def run_demo(
         "granted_scopes": list(token.granted_scopes),
         "app_status": ok_status,
         "missing_scope_status": denied_status,
+        "app_scopes": list(app_token.target.scopes),
+        "fronted_app_status": fronted_status,
         "scripted_user": scripted,
     }
     out(json.dumps(summary))

@@ -25,6 +25,7 @@ _VALUED = {
     "--client-id": "client_id",
     "--scopes": "scopes",
     "-s": "scopes",
+    "--app": "app",
     "--storage": "storage",
     "--output": "output",
     "-o": "output",
@@ -70,6 +71,7 @@ def _fast_token(argv: list[str]) -> int | None:
         "account_id": opts["account_id"],
         "client_id": opts["client_id"],
         "scopes": opts["scopes"],
+        "app": opts["app"],
         "refresh_token": False if no_refresh else None,
     }
     store = cast("StorageKind | None", opts["storage"])  # checked by parse_token_args

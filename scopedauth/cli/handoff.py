@@ -103,7 +103,7 @@ def _call_target(url: str, store: Any, options: dict[str, Any]) -> tuple[Any, bo
     from ..grants import session
     from ..handoff.diagnose import is_app_host
 
-    explicit = options.get("host") or options.get("profile")
+    explicit = options.get("host") or options.get("profile") or options.get("app")
     explicit = explicit or os.environ.get("DATABRICKS_HOST") or os.environ.get("DATABRICKS_CONFIG_PROFILE")
     parts = urlsplit(url)
     if explicit or not parts.scheme or is_app_host(parts.hostname):
@@ -149,13 +149,25 @@ def run_call(
 ) -> int:
     """One request through :class:`BearerAuth`; body to stdout, status and diagnosis to stderr."""
     from ..grants.m2m import no_ambient_secret
+    from .appcall import app_url
 
     target, inferred = _call_target(url, store, options)
     with no_ambient_secret() if inferred else contextlib.nullcontext():
-        return _send(url, target, method=method, headers=headers, data=data, store=store)
+        base = app_url(options, store) or target.host
+        return _send(url, target, method=method, headers=headers, data=data, store=store, base=base, options=options)
 
 
-def _send(url: str, target: Any, *, method: str | None, headers: tuple[str, ...], data: str | None, store: Any) -> int:
+def _send(
+    url: str,
+    target: Any,
+    *,
+    method: str | None,
+    headers: tuple[str, ...],
+    data: str | None,
+    store: Any,
+    base: str,
+    options: dict[str, Any],
+) -> int:
     import requests
 
     from ..grants import session
@@ -163,8 +175,9 @@ def _send(url: str, target: Any, *, method: str | None, headers: tuple[str, ...]
     from ..handoff.integrations import BearerAuth
     from ..oauth import transport
     from ..tokens import utcnow
+    from .appcall import app_check
 
-    full = urljoin(target.host + "/", url)
+    full = urljoin(base + "/", url)
     verb = (method or ("POST" if data is not None else "GET")).upper()
     sent = _parse_headers(headers)
     body = None if data is None else _read_data(data)
@@ -200,7 +213,7 @@ def _send(url: str, target: Any, *, method: str | None, headers: tuple[str, ...]
         now=utcnow(),
         grant=token.grant if token else None,
     )
-    for line in diagnose(facts):
+    for line in [*diagnose(facts), *app_check(full, resp.status_code, target, facts.granted_scopes, options, store)]:
         say(f"scopedauth: {line}")
     return EXIT_HTTP_ERROR
 

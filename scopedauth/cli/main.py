@@ -43,13 +43,16 @@ def main(ca_bundle: str | None, debug: bool) -> None:
         transport.configure(ca_bundle=ca_bundle)
 
 
-@main.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Workspace port (default: a free one).")
-def sandbox(port: int) -> None:
-    """Run the bundled Databricks-shaped sandbox workspace until Ctrl-C."""
+@main.command(context_settings={"ignore_unknown_options": True}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def sandbox(args: tuple[str, ...]) -> None:
+    """Run the sandbox workspace, its sample app and your own apps (--app NAME=URL) until Ctrl-C.
+
+    Options (see --help): --port N, --app NAME=URL [--app-scopes "sql ..."]..., --auto-approve.
+    stdout: the workspace URL, then one "NAME URL" line per app."""
     from ..sandbox.__main__ import main as serve
 
-    sys.exit(serve(["--port", str(port)]))
+    sys.exit(serve(list(args)))
 
 
 @main.command()

@@ -54,13 +54,16 @@ storage_option = click.option(
 
 
 def target_options(func: F) -> F:
-    """--host/--profile/--account-id/--client-id/--scopes/--no-refresh-token/--storage."""
+    """--host/--profile/--account-id/--client-id/--scopes/--app/--no-refresh-token/--storage."""
     opts = [
         click.option("--host", help="Workspace or account-console URL (else the profile or DATABRICKS_HOST)."),
         click.option("--profile", "-p", help="Profile in ~/.databrickscfg (else DATABRICKS_CONFIG_PROFILE)."),
         click.option("--account-id", help="Account ID: log in to the account console."),
         click.option("--client-id", help="OAuth client ID (default databricks-cli)."),
         click.option("--scopes", "-s", help='Scopes, comma- or space-separated, e.g. "sql files.files".'),
+        click.option(
+            "--app", metavar="NAME|URL", help="A Databricks App: use its scopes, read from the workspace's Apps API."
+        ),
         click.option(
             "--no-refresh-token", "no_refresh", is_flag=True, help="Do not request offline_access (no refresh token)."
         ),
@@ -77,6 +80,7 @@ TARGET_FLAGS = (
     ("account_id", "--account-id"),
     ("client_id", "--client-id"),
     ("scopes", "--scopes"),
+    ("app", "--app"),
     ("no_refresh", "--no-refresh-token"),
 )
 
@@ -89,6 +93,7 @@ def target_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
         "account_id": kw.pop("account_id"),
         "client_id": kw.pop("client_id"),
         "scopes": kw.pop("scopes"),
+        "app": kw.pop("app"),
         "refresh_token": False if kw.pop("no_refresh") else None,
     }
 

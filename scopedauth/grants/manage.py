@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Target
-from ..errors import ScopedAuthError, StorageError
+from ..errors import LoginRequiredError, ScopedAuthError, StorageError
 from ..storage.store import TokenStore
 from ..tokens import Token
 from .resolve import resolve, store_for
@@ -54,10 +54,15 @@ def login(
     from .m2m import choose_secret, forget_secret
 
     st = store_for(store)
+    say = say or say_on_stderr
+    app = options.pop("app", None)
+    if target is None and app:
+        browser: dict[str, Any] = {"port": port, "redirect_uri": redirect_uri, "timeout": timeout, "mode": mode}
+        browser.update(browser_command=browser_command, read_line=read_line, opener=opener)
+        target = _app_target(st, app, options, say, browser)
     target = resolve(target, store=st, for_login=True, **options)
     user_only = mode != "auto" or any(x is not None for x in (redirect_uri, browser_command, read_line, opener))
     secret = choose_secret(target, client_secret_env, user_only=user_only, store_secret=store_secret)
-    say = say or say_on_stderr
     with target_lock(target.key):
         replaced = _other_kind(st, target, grant=secret is not None)
         if secret is not None:
@@ -83,6 +88,26 @@ def login(
         _retire(replaced, say)
     remember(st, token)
     return token
+
+
+def _app_target(st: TokenStore, app: str, options: dict[str, Any], say: Say, browser: dict[str, Any]) -> Target:
+    """``login --app``: read the app's scopes, signing in with all-apis first when nothing may read them."""
+    from .apps import APPS_API_SCOPE, app_target
+    from .session import get_token
+
+    def reader(target: Target) -> Token:
+        try:
+            return get_token(target, store=st)
+        except LoginRequiredError:
+            say(
+                f"Finding app {app}'s scopes takes a token that may read the workspace's Apps API: "
+                f"signing in with {APPS_API_SCOPE} first."
+            )
+            token = get_token(target, store=st, interactive=True, say=say, login_options=browser)
+            remember(st, token)
+            return token
+
+    return app_target(options, app, st, reader, say, fresh=True)  # type: ignore[arg-type]
 
 
 def exchange(

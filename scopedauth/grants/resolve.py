@@ -9,6 +9,7 @@ resolution reads, and re-checked against the config file's stamp when a profile 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_SCOPES", "resolve", "resolve_call", "store_for"]
 
 DEFAULT_SCOPES = ("all-apis",)
+#: ``app=``: the target with a Databricks App's scopes (:func:`scopedauth.grants.apps.app_target`
+#: with a token reader). Set by :mod:`.session`, which serves the token that reads the Apps API;
+#: resolution sits below it and cannot import it.
+AppResolver = Callable[[TargetOptions, str, TokenStore], Target]
+app_resolver: AppResolver | None = None
 _environ: Any = os.environ
 # Read the variables resolution depends on straight from os.environ's own mapping: this runs on
 # every get_token call, where os.environ.get's per-call key encoding would cost more than the
@@ -54,10 +60,16 @@ def store_for(store: TokenStore | str | None) -> TokenStore:
     """The given store, or one store per kind for the whole process (so its cache is shared)."""
     if isinstance(store, TokenStore):
         return store
-    kind = (store or os.environ.get("SCOPEDAUTH_STORAGE") or "keyring").lower()
-    if kind not in CACHE.stores:
-        CACHE.stores[kind] = open_store(kind)
-    return CACHE.stores[kind]
+    chosen = store or os.environ.get("SCOPEDAUTH_STORAGE")
+    slot = chosen.lower() if chosen else "default"  # the default may fall back to memory (.ambient)
+    if slot not in CACHE.stores:
+        if chosen:
+            CACHE.stores[slot] = open_store(slot)
+        else:
+            from .ambient import default_store
+
+            CACHE.stores[slot] = default_store()
+    return CACHE.stores[slot]
 
 
 def resolve(
@@ -69,10 +81,31 @@ def resolve(
     **options: Unpack[TargetOptions],
 ) -> Target:
     """The full target. Without scopes: the one grant stored for that host and client
-    (``token``), or ``all-apis`` (``login``)."""
+    (``token``), or ``all-apis`` (``login``). With ``app``: that app's scopes (:mod:`.apps`)."""
     given = target
+    app = options.pop("app", None)
+    if target is None and app:
+        if app_resolver is None:
+            raise ConfigError("app= needs scopedauth.grants.session (import it, or use scopedauth.get_token)")
+        return app_resolver(options, app, store_for(store))
     if target is None:
         target = resolve_target(read_files=read_files, **options)
+        from .ambient import ambient_client  # the client came from DATABRICKS_CLIENT_ID, a secret beside it
+
+        if not for_login and not options.get("client_id") and ambient_client() == target.client_id:
+            from .ambient import note_service_principal, stored_user_grant
+
+            chosen = stored_user_grant(store_for(store), target)  # a stored user grant wins
+            if chosen is None:
+                chosen = _resolve(target, None, store, False, options)
+                note_service_principal(chosen.client_id)
+            return chosen
+    return _resolve(target, given, store, for_login, options)
+
+
+def _resolve(
+    target: Target, given: Target | None, store: TokenStore | str | None, for_login: bool, options: TargetOptions
+) -> Target:
     if target.scopes:
         return target
     if for_login:
@@ -98,12 +131,14 @@ def resolve(
             picked = CACHE.picked[pick_key] = same[0]
     if picked is not None:
         return Target(picked.host, picked.client_id, picked.scopes, picked.account_id, target.profile)
-    if not same:
-        fallback = resolve(target, for_login=True)
-        from .m2m import find_secret  # off the hot path: only when nothing is stored for the host
+    fallback = resolve(target, for_login=True)
+    from .m2m import find_secret  # off the hot path: only when no one grant is stored for the host
 
-        if find_secret(fallback) is not None:
-            return fallback  # a service principal's secret is at hand: rung 3 mints all-apis
+    if find_secret(fallback) is not None:
+        # a service principal's secret is at hand: its default, all-apis, as the SDK asks (rung 3
+        # mints it), even when it minted other scope sets before
+        return fallback
+    if not same:
         raise LoginRequiredError(f"no token stored for {target.host}", fallback.login_command())
     options_text = "\n".join(f"  --scopes '{' '.join(t.scopes)}'" for t in same)
     raise ConfigError(f"several scope sets are stored for {target.host}; pick one with --scopes:\n{options_text}")

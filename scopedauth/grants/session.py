@@ -39,6 +39,7 @@ from ..errors import (
 from ..log import logger
 from ..storage.store import TokenStore
 from ..tokens import Token
+from . import resolve as _resolution
 from .cache import CACHE, TokenKey
 from .resolve import resolve, resolve_call, store_for
 
@@ -61,6 +62,16 @@ __all__ = [
 
 HOLD_OFF_SECONDS = 30.0
 Say = Callable[[str], None]
+
+
+def _app_target(options: TargetOptions, app: str, st: TokenStore) -> Target:
+    """``app=``: the app's scopes, read (when not cached) with a token this module serves."""
+    from .apps import app_target
+
+    return app_target(options, app, st, lambda t: get_token(t, store=st), say_on_stderr)
+
+
+_resolution.app_resolver = _app_target
 
 
 def say_on_stderr(message: str) -> None:

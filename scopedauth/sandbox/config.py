@@ -45,6 +45,25 @@ def _default_app_scopes() -> dict[str, list[str]]:
 
 
 @dataclass
+class AppSpec:
+    """A developer's app the sandbox fronts the way Databricks Apps does (see :mod:`.front`).
+
+    ``upstream`` is where the developer's own server listens; ``user_api_scopes`` empty means
+    the app does not use user authorization (any valid token passes, none is forwarded).
+    """
+
+    name: str
+    upstream: str
+    user_api_scopes: list[str] = field(default_factory=list)
+    #: ``app_status.state``: RUNNING, or e.g. CRASHED / UNAVAILABLE (then the front answers 404)
+    state: str = "RUNNING"
+
+
+#: the Apps API name of the bundled sample app (served at ``Sandbox.app_url``)
+SAMPLE_APP_NAME = "sample"
+
+
+@dataclass
 class SandboxConfig:
     """Everything a test may want to vary. The defaults mirror a real workspace."""
 
@@ -68,3 +87,7 @@ class SandboxConfig:
     withheld_scopes: list[str] = field(default_factory=list)
     #: token exchange accepts HS256 JWTs signed with this secret
     federation_issuer_secret: str = "federation-secret"
+    #: developer apps to front, each on its own loopback origin, listed by the Apps API
+    apps: list[AppSpec] = field(default_factory=list)
+    #: sign in as the demo user without a consent page (an app developer's CI)
+    auto_approve: bool = False

@@ -10,7 +10,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from . import hs256
 from .app import create_sample_app
-from .config import SandboxConfig
+from .apps import AppsRegistry
+from .config import SAMPLE_APP_NAME, SandboxConfig
+from .front import create_front
 from .server import RealmServer, account_realm, workspace_realm
 from .state import SandboxStats, Store, web_client
 from .useragent import submit_consent
@@ -44,6 +46,11 @@ class Sandbox:
         self._account = RealmServer(self._store, account_realm(self.config.account_id))
         self._workspace_app = create_workspace_app(self._store, self._workspace, self._account)
         self._sample_app = create_sample_app(self._store)
+        self._apps = AppsRegistry(self._store)
+        self._apps.register(self._workspace_app)
+        self._fronts = {spec.name: create_front(self._store, self._apps, spec.name) for spec in self.config.apps}
+        #: every app's URL by its Apps API name: the sample app, then each fronted app
+        self.app_urls: dict[str, str] = {}
         self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -53,7 +60,8 @@ class Sandbox:
         scheme = "https" if self.config.ssl_context is not None else "http"
         bound: list[BaseWSGIServer] = []
         try:
-            for app, port in ((self._workspace_app, self.port), (self._sample_app, 0)):
+            served = [(self._workspace_app, self.port), (self._sample_app, 0), *((f, 0) for f in self._fronts.values())]
+            for app, port in served:
                 bound.append(
                     make_server(
                         HOST,
@@ -71,7 +79,13 @@ class Sandbox:
         self.url = f"{scheme}://{HOST}:{bound[0].server_port}"
         self.app_url = f"{scheme}://{HOST}:{bound[1].server_port}"
         self._store.url, self._store.app_url = self.url, self.app_url
-        for server, name in zip(bound, ("workspace", "app"), strict=True):
+        names = [SAMPLE_APP_NAME, *self._fronts]
+        for name, server in zip(names, bound[1:], strict=True):
+            self.app_urls[name] = f"{scheme}://{HOST}:{server.server_port}"
+            entry = self._apps.get(name)
+            if entry is not None:
+                entry.url = self.app_urls[name]
+        for server, name in zip(bound, ["workspace", *names], strict=True):
             thread = threading.Thread(
                 target=server.serve_forever,
                 kwargs={"poll_interval": 0.05},
@@ -123,6 +137,14 @@ class Sandbox:
     def fail_next_token_requests(self, n: int, status: int = 503) -> None:
         """The next ``n`` POSTs to a token endpoint answer ``status`` with a JSON error."""
         self._store.fail_next(n, status)
+
+    def set_app_state(self, name: str, state: str) -> None:
+        """``app_status.state`` of app ``name`` (e.g. ``CRASHED``); a stopped app's front answers 404."""
+        self._apps.set_state(name, state)
+
+    def set_app_scopes(self, name: str, scopes: list[str]) -> None:
+        """Change app ``name``'s ``user_api_scopes``, as its owner would in the workspace UI."""
+        self._apps.set_scopes(name, scopes)
 
     def approve_url(self, authorize_url: str) -> str:
         """Press Allow as the demo user; return the redirect Location (not followed)."""

@@ -31,6 +31,8 @@ class SandboxStats:
     token_exchanges: int = 0
     revocations: int = 0
     token_requests: int = 0
+    apps_api_requests: int = 0
+    app_requests_forwarded: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def _names(self) -> list[str]:
