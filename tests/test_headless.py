@@ -118,7 +118,7 @@ def test_bad_pastes_fail_typed_and_store_nothing(
     for i, answer in enumerate(answers):
         typed = answer.replace("RIGHT", state)
         if answer == "WRONG_STATE":
-            typed = with_state(consent(url), "x" + state[1:])
+            typed = with_state(consent(url), ("y" if state.startswith("x") else "x") + state[1:])  # never equal
         elif answer == "DENIED":
             typed = f"http://localhost:{listener_port}/?error=access_denied&state={state}"
         cli.send(typed)

@@ -12,8 +12,8 @@ import sys
 
 import click
 
-from ..hosted.cli import hosted as hosted_group  # imports only click up front
 from . import grants, handoff
+from .hosted import hosted as hosted_group
 from .logs import install_stderr_handler
 from .options import handle_errors, say, storage_option
 

@@ -48,7 +48,7 @@ def test_rotate_keys_reencrypts_under_the_first_key(replica: Replica, sandbox: S
 
 def test_bad_keys_and_stores_are_one_line_errors() -> None:
     bad = run("hosted", "rotate-keys", "--store", "sqlite:///x.db", env=base_env(**{KEYS_ENV: "nonsense"}))
-    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.startswith("scopedauth: error: ") and "Traceback" not in bad.stderr
     unknown = run("hosted", "migrate", "--store", "mysql://u:hunter2@db/x")
     assert unknown.returncode == 2 and "unsupported" in unknown.stderr and "hunter2" not in unknown.stderr
 

@@ -1,44 +1,25 @@
 """``scopedauth hosted migrate | keygen | rotate-keys``: the operator's commands.
 
-stdout carries only what a script wants (the new key); the rest goes to stderr. Keys are read
+stdout carries only what a script wants (the new key); the rest goes to stderr, and errors are
+the CLI's one ``scopedauth: error: …`` line with the error tree's exit code. Keys are read
 from ``SCOPEDAUTH_HOSTED_KEYS`` only, never from the command line, where ``ps`` would show them.
 Heavy imports (SQLAlchemy, redis, cryptography) happen inside the commands.
 """
 
 from __future__ import annotations
 
-import functools
-import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import click
 
-from ..errors import ScopedAuthError
+from .options import handle_errors
 
 __all__ = ["hosted"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 _STORE = click.option(
     "--store",
     envvar="SCOPEDAUTH_HOSTED_STORE",
     required=True,
     help="sqlite:///PATH, postgresql://… or redis://… (or SCOPEDAUTH_HOSTED_STORE).",
 )
-
-
-def _errors(command: F) -> F:
-    """A ScopedAuthError is one line on stderr and its exit code, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ScopedAuthError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group()
@@ -48,10 +29,10 @@ def hosted() -> None:
 
 @hosted.command()
 @_STORE
-@_errors
+@handle_errors
 def migrate(store: str) -> None:
     """Create or upgrade the hosted schema in STORE (replicas also do it at start)."""
-    from .backends import open_store
+    from ..hosted.backends import open_store
 
     opened = open_store(store, migrate=True)
     click.echo(f"{opened!r}: schema version {opened.schema_version()}", err=True)
@@ -60,22 +41,22 @@ def migrate(store: str) -> None:
 
 @hosted.command()
 @click.option("--kid", help="Key id (default: k + 8 random hex digits).")
-@_errors
+@handle_errors
 def keygen(kid: str | None) -> None:
     """Print a new kid:base64 key (256 random bits). Put it first in SCOPEDAUTH_HOSTED_KEYS."""
-    from .keys import generate_key
+    from ..hosted.keys import generate_key
 
     click.echo(generate_key(kid))
 
 
 @hosted.command("rotate-keys")
 @_STORE
-@_errors
+@handle_errors
 def rotate_keys(store: str) -> None:
     """Re-encrypt every session in STORE under the first key of SCOPEDAUTH_HOSTED_KEYS."""
-    from .admin import rotate_keys as rotate
-    from .backends import open_store
-    from .keys import Keyring
+    from ..hosted.admin import rotate_keys as rotate
+    from ..hosted.backends import open_store
+    from ..hosted.keys import Keyring
 
     keys = Keyring.from_env()
     opened = open_store(store, migrate=True)
