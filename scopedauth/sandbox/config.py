@@ -68,3 +68,6 @@ class SandboxConfig:
     withheld_scopes: list[str] = field(default_factory=list)
     #: token exchange accepts HS256 JWTs signed with this secret
     federation_issuer_secret: str = "federation-secret"
+    #: seconds the token endpoint holds every answer back: a slow server makes a client that
+    #: blocks while it waits (an event loop, a lock holder) visible in tests
+    token_delay: float = 0.0
