@@ -7,6 +7,7 @@ The sandbox plays Databricks; these stand in where a test needs a broken or host
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,11 +33,15 @@ class QuietHandler(BaseHTTPRequestHandler):
 
 
 class LoopbackServer:
-    """``handler`` served on 127.0.0.1, a free port, in a daemon thread; ``url``; ``close()``."""
+    """``handler`` served on 127.0.0.1, a free port (over TLS with ``tls``), in a daemon thread;
+    ``url``; ``close()``."""
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+    def __init__(self, handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.port = int(self.server.server_address[1])
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
@@ -84,7 +89,7 @@ class Recorder(LoopbackServer):
     client sent it again on a retry.
     """
 
-    def __init__(self, status: int = 401) -> None:
+    def __init__(self, status: int = 401, tls: ssl.SSLContext | None = None) -> None:
         self.seen: list[tuple[str, str | None, bytes]] = []
         outer = self
 
@@ -108,7 +113,7 @@ class Recorder(LoopbackServer):
             def do_POST(self) -> None:
                 self._record()
 
-        super().__init__(Handler)
+        super().__init__(Handler, tls)
 
 
 class Redirector(LoopbackServer):

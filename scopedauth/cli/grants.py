@@ -17,7 +17,6 @@ from .options import (
     ca_bundle_option,
     handle_errors,
     say,
-    storage_option,
     target_kwargs,
     target_options,
 )
@@ -144,23 +143,32 @@ def token(**kw: Any) -> None:
 
 
 @click.command()
-@storage_option
+@target_options
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @handle_errors
-def status(storage: str | None, output: str) -> None:
-    """What is stored: target, scopes, expiry, refreshability (never the token)."""
+def status(**kw: Any) -> None:
+    """What is stored: target, scopes, expiry, refreshability (never the token).
+
+    With --host/--profile/--scopes…, also which stored grant serves that request (the exact
+    grant, else the smallest one that covers the scopes).
+    """
     from ..grants import manage
     from .report import status_json, status_lines
 
-    entries = manage.status(store=storage)
-    if output == "json":
-        click.echo(json.dumps(status_json(entries), indent=2))
+    target_kw = target_kwargs(kw)
+    asked = any(value is not None for value in target_kw.values())
+    served = manage.serving(store=kw["storage"], **target_kw) if asked else None
+    entries = manage.status(store=kw["storage"])
+    if kw["output"] == "json":
+        click.echo(json.dumps(status_json(entries, served, asked), indent=2))
         return
     if not entries:
         say('Nothing stored. Run: scopedauth login --host https://<workspace> --scopes "sql"')
         return
-    for line in status_lines(entries):
+    for line in status_lines(entries, served):
         click.echo(line)
+    if asked and served is None:
+        say("No stored grant serves that request; scopedauth token would say which login to run.")
 
 
 @click.command()

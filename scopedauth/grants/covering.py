@@ -7,7 +7,8 @@ asking for ``sql`` must not fail (or start a login) while such a grant is stored
 2. else the *smallest* stored grant for the same host, client and account whose scopes include
    every scope asked for (``offline_access`` aside: it decides refreshability, not access);
    among equals one that can renew itself, then the lowest key, so the choice is stable;
-3. grants marked dead (needs_login) or unreadable never serve.
+3. only a *live* grant serves: readable, not marked dead (needs_login), and either valid or
+   able to renew itself; an exact grant that is not live gives way to a covering one.
 
 ``login`` is unaffected: it stores exactly what it was asked for.
 """
@@ -19,8 +20,9 @@ import logging
 from ..config import OFFLINE_ACCESS, Target
 from ..errors import StorageError
 from ..storage.store import TokenStore
+from ..tokens import Token
 
-__all__ = ["covering_grant", "covers"]
+__all__ = ["covering_grant", "covers", "live", "serving_grant"]
 
 log = logging.getLogger("scopedauth")
 
@@ -33,6 +35,20 @@ def covers(stored: Target, wanted: Target) -> bool:
     return bool(need) and need <= set(stored.scopes)
 
 
+def live(token: Token | None) -> bool:
+    """Can serve now or after a refresh without a person: valid, or renewable, and not marked dead."""
+    return token is not None and not token.needs_login and (token.is_valid() or token.renewable)
+
+
+def serving_grant(st: TokenStore, wanted: Target) -> Target | None:
+    """The stored grant a request for ``wanted`` is served from: itself when live, else the smallest covering one."""
+    try:
+        exact = st.load(wanted)
+    except StorageError:
+        exact = None
+    return wanted if live(exact) else covering_grant(st, wanted)
+
+
 def covering_grant(st: TokenStore, wanted: Target) -> Target | None:
     """The smallest live stored grant covering ``wanted`` other than ``wanted`` itself, or None."""
     ranked: list[tuple[tuple[int, bool, str], Target]] = []
@@ -43,10 +59,10 @@ def covering_grant(st: TokenStore, wanted: Target) -> Target | None:
             token = st.load(stored)
         except StorageError:
             continue
-        if token is None or token.needs_login:
+        if not live(token):
             continue
         extra = len(set(stored.scopes) - {OFFLINE_ACCESS})
-        ranked.append(((extra, not token.renewable, stored.key), stored))
+        ranked.append(((extra, not (token is not None and token.renewable), stored.key), stored))
     if not ranked:
         return None
     best = min(ranked, key=lambda item: item[0])[1]

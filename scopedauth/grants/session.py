@@ -110,9 +110,9 @@ def get_token(
     token, stored = _cached(st, target, tkey)
     if token is not None:
         return token
-    if stored is None or stored.needs_login:
-        from .covering import covering_grant  # off the hot path: only when nothing exact serves
+    from .covering import covering_grant, live  # off the hot path: a miss only
 
+    if not live(stored):
         cover = covering_grant(st, target)
         if cover is not None:  # serve it, and let this call shape go straight to it from now on
             if call is not None:
