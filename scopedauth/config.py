@@ -10,6 +10,7 @@ runs the real SDK on the same inputs to keep the two in step.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -304,6 +305,7 @@ def _merge_sources(
     for name, given in (("host", host), ("account_id", account_id), ("client_id", client_id)):
         if given:
             values[name] = given
+    named = profile
     profile = profile or env.get("DATABRICKS_CONFIG_PROFILE") or None
     # client_id is an authentication setting for the SDK whether it comes from the environment
     # or from an argument, so both skip the file.
@@ -312,9 +314,39 @@ def _merge_sources(
         if read_files is not None:
             read_files.append(config_path(env))
         profile, file_values = load_profile(profile, env)
+        if host and not named and profile and not _same_host(host, file_values.get("host")):
+            _say_ignored(profile, file_values["host"], host)  # a leftover profile for another workspace
+            profile, file_values = None, {}
         for k, v in file_values.items():
             values.setdefault(k, v)
     return profile, values
+
+
+def _same_host(host: str, other: str | None) -> bool:
+    """``other`` is absent or names the same workspace as ``host`` (an unreadable one does not)."""
+    if not other:
+        return True
+    try:
+        return canonical_host(host) == canonical_host(other)
+    except ConfigError:
+        return False
+
+
+_IGNORED_SAID: set[tuple[str, str, str]] = set()
+
+
+def _say_ignored(profile: str, its_host: str, host: str) -> None:
+    """One stderr line per process (a warning on the ``scopedauth`` logger, which reaches stderr
+    whether or not logging is configured) for each profile ignored this way."""
+    if (profile, its_host, host) in _IGNORED_SAID:
+        return
+    _IGNORED_SAID.add((profile, its_host, host))
+    logging.getLogger("scopedauth").warning(
+        "ignoring profile %r from DATABRICKS_CONFIG_PROFILE: its host %s is not %s, the host given explicitly",
+        profile,
+        its_host,
+        host,
+    )
 
 
 def _is_true(value: str) -> bool:
@@ -348,8 +380,11 @@ def resolve_target(
     Deliberate differences from databricks-sdk (pinned by tests/test_config_sdk.py): the host is
     canonicalised (lower case; paths, queries and plain http refused), ``SCOPEDAUTH_SCOPES`` is
     read, scopes also split on tabs and newlines, ``disable_oauth_refresh_token`` is parsed as a
-    boolean word, a profile named but absent is an error even when the file is missing, and an
-    ``account_id`` on a workspace host is dropped unless passed explicitly.
+    boolean word, a profile named but absent is an error even when the file is missing, an
+    ``account_id`` on a workspace host is dropped unless passed explicitly, and an explicit
+    ``host`` is never mixed with a profile that only ``DATABRICKS_CONFIG_PROFILE`` chose when
+    that profile names another host: the profile is ignored, with one warning on stderr (the
+    SDK would take its client id and scopes, for a token the other workspace issued).
     """
     env = os.environ if env is None else env
     profile, values = _merge_sources(
