@@ -9,6 +9,7 @@ nonsense: the test is about what the connector sent, not about SQL.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +64,22 @@ def test_the_sql_connector_fails_with_the_login_command_when_nothing_is_stored(s
     with pytest.raises(scopedauth.LoginRequiredError) as info:
         provider()
     assert info.value.command == f"scopedauth login --host {sandbox.url} --scopes sql"
+
+
+def test_the_sql_connector_through_a_saved_profile(
+    sandbox: Sandbox, listener_port: int, warehouse: Recorder, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No scopedauth code in the program: the connector asks databricks-sdk's Config, which runs
+    scopedauth-databricks-cli for a profile saved with --save-profile."""
+    import os
+
+    from databricks.sdk.core import Config
+
+    from scopedauth.handoff import sdk_profile
+
+    monkeypatch.setenv("SCOPEDAUTH_STORAGE", "file")
+    Path(os.environ["DATABRICKS_CONFIG_FILE"]).write_text(f"[dev]\nhost = {sandbox.url}\n")
+    token = user_login(sandbox, listener_port, "file", profile="dev")
+    sdk_profile.save_profile("dev", token.target.scopes)
+    config = Config(profile="dev")
+    assert connect_headers(warehouse, pki, lambda: config.authenticate) == [f"Bearer {token.access_token}"]

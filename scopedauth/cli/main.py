@@ -13,7 +13,7 @@ import sys
 import click
 
 from ..hosted.cli import hosted as hosted_group  # imports only click up front
-from . import grants, handoff
+from . import grants, handoff, profile
 from .logs import install_stderr_handler
 from .options import handle_errors, say, storage_option
 
@@ -75,5 +75,5 @@ def demo(headless: bool, storage: str | None, port: int, hosted: bool) -> None:
 for _command in (grants.login, grants.exchange, grants.token, grants.status, grants.logout):
     main.add_command(_command)
 main.add_command(hosted_group)
-for _command in (handoff.env, handoff.exec_, handoff.call, handoff.scopes):
+for _command in (handoff.env, handoff.exec_, handoff.call, handoff.scopes, profile.profile):
     main.add_command(_command)
