@@ -10,7 +10,6 @@ runs the real SDK on the same inputs to keep the two in step.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Literal, TypedDict, get_args
 from urllib.parse import urlsplit, urlunsplit
 
-from .databrickscfg import AUTH_ENV, config_path, load_profile
+from .databrickscfg import AUTH_ENV, config_path, is_other_host, load_profile
 from .errors import ConfigError
 from .records import Record
 
@@ -314,39 +313,11 @@ def _merge_sources(
         if read_files is not None:
             read_files.append(config_path(env))
         profile, file_values = load_profile(profile, env)
-        if host and not named and profile and not _same_host(host, file_values.get("host")):
-            _say_ignored(profile, file_values["host"], host)  # a leftover profile for another workspace
-            profile, file_values = None, {}
+        if host and not named and profile and is_other_host(profile, file_values.get("host"), host, canonical_host):
+            profile, file_values = None, {}  # a leftover DATABRICKS_CONFIG_PROFILE for another workspace
         for k, v in file_values.items():
             values.setdefault(k, v)
     return profile, values
-
-
-def _same_host(host: str, other: str | None) -> bool:
-    """``other`` is absent or names the same workspace as ``host`` (an unreadable one does not)."""
-    if not other:
-        return True
-    try:
-        return canonical_host(host) == canonical_host(other)
-    except ConfigError:
-        return False
-
-
-_IGNORED_SAID: set[tuple[str, str, str]] = set()
-
-
-def _say_ignored(profile: str, its_host: str, host: str) -> None:
-    """One stderr line per process (a warning on the ``scopedauth`` logger, which reaches stderr
-    whether or not logging is configured) for each profile ignored this way."""
-    if (profile, its_host, host) in _IGNORED_SAID:
-        return
-    _IGNORED_SAID.add((profile, its_host, host))
-    logging.getLogger("scopedauth").warning(
-        "ignoring profile %r from DATABRICKS_CONFIG_PROFILE: its host %s is not %s, the host given explicitly",
-        profile,
-        its_host,
-        host,
-    )
 
 
 def _is_true(value: str) -> bool:

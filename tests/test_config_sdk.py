@@ -375,9 +375,9 @@ def test_an_explicit_host_ignores_a_leftover_env_profile_for_another_host(
 ) -> None:
     """10. ``DATABRICKS_CONFIG_PROFILE`` left set to another workspace's profile: the SDK mixes that
     profile's client id and scopes into an explicit host; we ignore the profile, saying so once."""
-    import scopedauth.config
+    import scopedauth.databrickscfg
 
-    monkeypatch.setattr(scopedauth.config, "_IGNORED_SAID", set())  # said once per process: start afresh
+    monkeypatch.setattr(scopedauth.databrickscfg, "_IGNORED_SAID", set())  # said once per process: start afresh
     cfg.write_text(FILE)
     monkeypatch.setenv("DATABRICKS_CONFIG_PROFILE", "dev")
     mixed = sdk(host=ARG_HOST)

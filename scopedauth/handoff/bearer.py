@@ -142,9 +142,11 @@ class BearerAuth(_Base):
             return response  # our header was stripped (cross-host redirect): not ours to retry
         if request.body is not None and not isinstance(request.body, (bytes, str)):
             return response  # a file, generator or iterator was consumed by the first send
-        fresh = self._renew(sent.removeprefix("Bearer "))
-        response.content  # noqa: B018  (drain so the connection can be reused)
-        response.close()
+        try:
+            fresh = self._renew(sent.removeprefix("Bearer "))
+        finally:
+            response.content  # noqa: B018  (drain so the connection can be reused)
+            response.close()  # also when renewing failed: the caller gets an error, not this response
         retry = request.copy()
         retry.headers["Authorization"] = f"Bearer {fresh}"
         retry._scopedauth_retried = True  # type: ignore[attr-defined]
@@ -168,8 +170,8 @@ class BearerAuth(_Base):
         body = request.body
         if response.status != 401 or getattr(body, "consumed", False):
             return response
+        response.release()  # before renewing: a failed renewal raises, and must not leak the connection
         fresh = await self._arenew(token)
-        response.release()
         request.headers["Authorization"] = f"Bearer {fresh}"
         return await self._follow(request, handler, url, carry=True)
 
