@@ -9,12 +9,8 @@ not on speed.
 from __future__ import annotations
 
 import asyncio
-import gc
-import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -23,6 +19,7 @@ from scopedauth.grants import session
 from scopedauth.sandbox import Sandbox, SandboxConfig
 from scopedauth.storage.backends import MemoryBackend
 from scopedauth.storage.store import TokenStore
+from tests.astorm import CountingExecutor, run_async_storm
 from tests.users import user_login
 
 SLOW = 1.0  # seconds the sandbox takes to answer a token request
@@ -36,26 +33,6 @@ def slow_sandbox(listener_port: int) -> Iterator[Sandbox]:
         yield sb
 
 
-class CountingExecutor(ThreadPoolExecutor):
-    """The loop's default executor, counting the work handed to it (asyncio.to_thread uses it)."""
-
-    submitted = 0
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        CountingExecutor.submitted += 1
-        return super().submit(fn, *args, **kwargs)
-
-
-async def _ticker(stop: asyncio.Event, worst: list[float]) -> None:
-    """Wake every 10 ms; record the longest time the loop kept us waiting beyond that."""
-    last = time.monotonic()
-    while not stop.is_set():
-        await asyncio.sleep(0.01)
-        now = time.monotonic()
-        worst[0] = max(worst[0], now - last - 0.01)
-        last = now
-
-
 def test_a_storm_of_coroutines_on_a_stale_token_refreshes_once_without_stalling_the_loop(
     slow_sandbox: Sandbox, listener_port: int
 ) -> None:
@@ -65,27 +42,10 @@ def test_a_storm_of_coroutines_on_a_stale_token_refreshes_once_without_stalling_
     store.save(first.replace(expiry=first.obtained_at - timedelta(minutes=1)))  # stale: must refresh
     session.forget_memory()
 
-    async def storm() -> tuple[list[scopedauth.Token], float]:
-        asyncio.get_running_loop().set_default_executor(CountingExecutor())
-        CountingExecutor.submitted = 0
-        stop, worst = asyncio.Event(), [0.0]
-        ticker = asyncio.create_task(_ticker(stop, worst))
-        await asyncio.sleep(0.05)  # the ticker is running before the storm starts
-        tokens = await asyncio.gather(
-            *(scopedauth.aget_token(host=slow_sandbox.url, scopes="sql", store=store) for _ in range(N))
-        )
-        stop.set()
-        await ticker
-        return list(tokens), worst[0]
-
-    gc.collect()
-    gc.freeze()  # a long test session's garbage must not make a collection during the storm look like a stall
-    try:
-        tokens, stall = asyncio.run(storm())
-    finally:
-        gc.unfreeze()
+    result = run_async_storm(N, slow_sandbox.url, "sql", store)
+    tokens, stall = result.tokens, result.worst_stall
     assert slow_sandbox.stats.refreshes == 1
-    assert CountingExecutor.submitted == 1, "the coroutines must share one worker (single flight)"
+    assert result.threads_used == 1, "the coroutines must share one worker (single flight)"
     assert len({t.access_token for t in tokens}) == 1 and tokens[0].access_token != first.access_token
     assert stall < 0.1, f"the loop stalled {stall * 1000:.0f} ms; a refresh on the loop stalls ~{SLOW * 1000:.0f} ms"
 
