@@ -15,16 +15,13 @@ asking for ``sql`` must not fail (or start a login) while such a grant is stored
 
 from __future__ import annotations
 
-import logging
-
 from ..config import OFFLINE_ACCESS, Target
 from ..errors import StorageError
+from ..log import logger
 from ..storage.store import TokenStore
 from ..tokens import Token
 
 __all__ = ["covering_grant", "covers", "live", "serving_grant"]
-
-log = logging.getLogger("scopedauth")
 
 
 def covers(stored: Target, wanted: Target) -> bool:
@@ -66,5 +63,5 @@ def covering_grant(st: TokenStore, wanted: Target) -> Target | None:
     if not ranked:
         return None
     best = min(ranked, key=lambda item: item[0])[1]
-    log.debug("no grant for exactly %r is stored; served by the grant %r, which covers it", wanted.key, best.key)
+    logger().debug("no grant for exactly %r is stored; served by the grant %r, which covers it", wanted.key, best.key)
     return Target(best.host, best.client_id, best.scopes, best.account_id, wanted.profile)
