@@ -94,6 +94,8 @@ def test_status_json_and_debug_say_which_grant_served() -> None:
     }
     plain = json.loads(run("status", "-o", "json").stdout)
     assert [e["serves"] for e in plain] == [None, None]
+    fast = run("token", "--host", HOST, "--scopes", "sql")  # the hand-parsed entry, not click
+    assert fast.returncode == 0 and fast.stdout.strip() == "eyJ.cover", fast.stderr
     debug = run("--debug", "token", "--host", HOST, "--scopes", "sql")
     assert debug.returncode == 0 and debug.stdout.strip() == "eyJ.cover"
     assert f"served by the grant '{HOST}|databricks-cli|files.files offline_access sql'" in debug.stderr

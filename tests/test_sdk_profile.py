@@ -6,6 +6,7 @@ package) through its ``databricks-cli`` auth type, against the sandbox.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -86,6 +87,19 @@ def test_the_script_speaks_the_sdk_protocol(sandbox: Sandbox, cfg: Path) -> None
     version = subprocess.run([script, "version", "--output", "json"], capture_output=True, text=True, timeout=30)
     parsed = DatabricksCliTokenSource._parse_cli_version(version.stdout)
     assert (parsed.major, parsed.minor, parsed.patch) == SPEAKS
+    from datetime import timedelta
+
+    from scopedauth.config import Target
+    from scopedauth.tokens import Token, utcnow
+
+    target = Target(sandbox.url, scopes=("offline_access", "sql"))
+    store_for("file").save(Token(target, access_token="eyJ.host", expiry=utcnow() + timedelta(hours=1)))
+    by_host = subprocess.run(
+        [script, "auth", "token", "--host", sandbox.url, "--force-refresh"], capture_output=True, text=True, timeout=30
+    )
+    assert by_host.returncode == 0, by_host.stderr
+    answer = json.loads(by_host.stdout)
+    assert (answer["access_token"], answer["token_type"]) == ("eyJ.host", "Bearer") and answer["expiry"]
     wrong = subprocess.run([script, "workspace", "list"], capture_output=True, text=True, timeout=30)
     assert wrong.returncode == 2 and "scopedauth-databricks-cli" in wrong.stderr
 
