@@ -12,6 +12,10 @@
 (c) the refresh storm: N processes, expired token, count of refreshes (must be 1), wall time.
 (d) a full login against the sandbox with the scripted user: wall time.
 (e) peak RSS of ``scopedauth token`` (target ≤ 40 MiB).
+(f) ``await aget_token(host=…, scopes=…)`` in-process with a valid token: median per await
+    (target ≤ 10 µs; served on the loop, no thread).
+(g) the async storm: N coroutines on one loop, stale token, a token endpoint that answers in
+    one second: count of refreshes (must be 1) and the loop's worst stall (must stay < 100 ms).
 hosted (a)(b)(c): the hosted mode's figures, from benchmarks/hosted.py (``--no-hosted`` skips them).
 """
 
@@ -158,6 +162,61 @@ def bench_get_token(calls: int) -> dict[str, float]:
     return results
 
 
+def bench_aget_token(calls: int) -> float:
+    """Median µs per ``await aget_token(…)`` answered from memory."""
+    import asyncio
+
+    import scopedauth
+    from scopedauth.config import Target
+    from scopedauth.storage.backends import MemoryBackend
+    from scopedauth.storage.store import TokenStore
+    from scopedauth.tokens import Token, utcnow
+
+    store = TokenStore(MemoryBackend())
+    target = Target("https://bench.cloud.databricks.com", scopes=("offline_access", "sql"))
+    store.save(Token(target, access_token="x" * 900, expiry=utcnow() + timedelta(hours=1)))
+
+    async def measure() -> float:
+        await scopedauth.aget_token(host=target.host, scopes="sql", store=store)  # resolve once
+        samples = []
+        for _ in range(calls // 100):
+            started = time.perf_counter()
+            for _ in range(100):
+                await scopedauth.aget_token(host=target.host, scopes="sql", store=store)
+            samples.append((time.perf_counter() - started) / 100)
+        return statistics.median(samples) * 1e6
+
+    return asyncio.run(measure())
+
+
+def bench_async_storm(n: int) -> dict[str, float]:
+    from scopedauth.grants import session
+    from scopedauth.sandbox import Sandbox, SandboxConfig
+    from scopedauth.storage.backends import MemoryBackend
+    from scopedauth.storage.store import TokenStore
+    from tests.astorm import run_async_storm
+    from tests.conftest import free_port
+    from tests.users import user_login
+
+    port = free_port()
+    config = SandboxConfig(redirect_uris={"databricks-cli": [f"http://localhost:{port}"]}, token_delay=1.0)
+    with Sandbox(config) as sb:
+        store = TokenStore(MemoryBackend())
+        first = user_login(sb, port, store)
+        store.save(first.replace(expiry=first.obtained_at - timedelta(minutes=1)))
+        session.forget_memory()
+        started = time.perf_counter()
+        result = run_async_storm(n, sb.url, "sql", store)
+        wall = time.perf_counter() - started
+        return {
+            "astorm_n": n,
+            "astorm_refreshes": sb.stats.refreshes,
+            "astorm_stall_ms": result.worst_stall * 1000,
+            "astorm_threads": result.threads_used,
+            "astorm_wall_s": wall,
+        }
+
+
 def bench_storm(n: int, workdir: Path) -> dict[str, float]:
     import scopedauth
     from scopedauth.config import Target
@@ -196,7 +255,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="alternating runs for (a) and (e)")
     parser.add_argument("--storm", type=int, default=32, help="processes in the storm (c)")
     parser.add_argument("--markdown", action="store_true")
-    parser.add_argument("--only", default="abch", help="which groups to run, e.g. 'ab' (default: all; h = hosted)")
+    parser.add_argument("--async-storm", type=int, default=50, help="coroutines in the async storm (g)")
+    parser.add_argument("--only", default="abcfgh", help="which groups to run, e.g. 'ab' (default: all; h = hosted)")
     parser.add_argument("--no-hosted", action="store_true", help="skip the hosted-mode figures")
     args = parser.parse_args()
     _ensure_keyring()
@@ -208,6 +268,8 @@ def main() -> None:
         a = bench_cli_vs_floor(args.runs, env) if "a" in args.only else None
         b = bench_get_token(20000) if "b" in args.only else None
         c = bench_storm(args.storm, Path(tmp)) if "c" in args.only else None
+        f = bench_aget_token(20000) if "f" in args.only else None
+        g = bench_async_storm(args.async_storm) if "g" in args.only else None
     rows: list[tuple[str, str, str]] = []
     if a:
         rows += [
@@ -233,6 +295,18 @@ def main() -> None:
             ),
             ("(c) storm wall time", f"{c['storm_wall_s']:.2f} s", "gate open → last process exits"),
             ("(d) full login, scripted user, sandbox", f"{c['login_s'] * 1000:.0f} ms", ""),
+        ]
+    if f is not None:
+        rows.append(("(f) `await aget_token(host=…, scopes=…)`, valid token (target ≤ 10 µs)", f"{f:.1f} µs", "median"))
+    if g:
+        rows += [
+            (
+                f"(g) async storm: {g['astorm_n']:.0f} coroutines, refreshes (must be 1)",
+                f"{g['astorm_refreshes']:.0f}",
+                f"{g['astorm_threads']:.0f} worker thread(s); the token endpoint takes 1 s",
+            ),
+            ("(g) async storm: worst event-loop stall (must be < 100 ms)", f"{g['astorm_stall_ms']:.1f} ms", ""),
+            ("(g) async storm wall time", f"{g['astorm_wall_s']:.2f} s", "incl. the 1 s refresh"),
         ]
     if not args.no_hosted and "h" in args.only:
         from benchmarks.hosted import hosted_rows

@@ -2,13 +2,15 @@
 
 Log in once (``scopedauth login --scopes "sql files.files"``), then any program gets a fresh
 token: ``scopedauth.get_token(host=…, scopes=…)``, ``scopedauth.headers(…)``,
-``scopedauth.BearerAuth(…)`` for requests, ``scopedauth.credentials_strategy(…)`` for
-databricks-sdk; inside a Databricks App, ``scopedauth.forwarded(request.headers)`` acts as
-the signed-in user. Every error derives from :class:`ScopedAuthError`; the whole tree is exported
-here (and drawn in :mod:`scopedauth.errors`).
+``await scopedauth.aget_token(…)`` / ``aheaders(…)`` in asyncio programs,
+``scopedauth.BearerAuth(…)`` for requests, httpx and aiohttp, ``scopedauth.credentials_strategy(…)``
+for databricks-sdk and databricks-sql-connector; inside a Databricks App,
+``scopedauth.forwarded(request.headers)`` acts as the signed-in user. Every error derives from
+:class:`ScopedAuthError`; the whole tree is exported here (and drawn in :mod:`scopedauth.errors`).
 
 Every public name is imported on first use, so ``import scopedauth`` costs almost nothing
-and ``scopedauth token`` loads only what serves a cached token.
+and ``scopedauth token`` loads only what serves a cached token (asyncio, httpx and aiohttp
+included: ``BearerAuth`` imports httpx, when installed, on first use).
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ if TYPE_CHECKING:
         StorageError,
         TokenEndpointError,
     )
+    from .grants.aio import aget_token, aheaders
     from .grants.manage import login, logout
     from .grants.session import get_token, headers
+    from .handoff.bearer import BearerAuth
     from .handoff.forwarded import forwarded
-    from .handoff.integrations import BearerAuth, credentials_strategy
+    from .handoff.integrations import credentials_strategy
     from .tokens import Token
 
 __all__ = [
@@ -56,6 +60,8 @@ __all__ = [
     "Token",
     "TokenEndpointError",
     "__version__",
+    "aget_token",
+    "aheaders",
     "credentials_strategy",
     "forwarded",
     "get_token",
@@ -75,7 +81,9 @@ _HOME = {
     "headers": "grants.session",
     "login": "grants.manage",
     "logout": "grants.manage",
-    "BearerAuth": "handoff.integrations",
+    "aget_token": "grants.aio",
+    "aheaders": "grants.aio",
+    "BearerAuth": "handoff.bearer",
     "credentials_strategy": "handoff.integrations",
     "forwarded": "handoff.forwarded",
     **{name: "errors" for name in __all__ if name.endswith("Error")},

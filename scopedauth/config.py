@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal, TypedDict, get_args
 from urllib.parse import urlsplit, urlunsplit
 
-from .databrickscfg import AUTH_ENV, config_path, load_profile
+from .databrickscfg import AUTH_ENV, config_path, is_other_host, load_profile
 from .errors import ConfigError
 from .records import Record
 
@@ -307,6 +307,7 @@ def _merge_sources(
     for name, given in (("host", host), ("account_id", account_id), ("client_id", client_id)):
         if given:
             values[name] = given
+    named = profile
     profile = profile or env.get("DATABRICKS_CONFIG_PROFILE") or None
     # client_id is an authentication setting for the SDK whether it comes from the environment
     # or from an argument, so both skip the file.
@@ -315,6 +316,8 @@ def _merge_sources(
         if read_files is not None:
             read_files.append(config_path(env))
         profile, file_values = load_profile(profile, env)
+        if host and not named and profile and is_other_host(profile, file_values.get("host"), host, canonical_host):
+            profile, file_values = None, {}  # a leftover DATABRICKS_CONFIG_PROFILE for another workspace
         for k, v in file_values.items():
             values.setdefault(k, v)
     return profile, values
@@ -355,8 +358,11 @@ def resolve_target(
     Deliberate differences from databricks-sdk (pinned by tests/test_config_sdk.py): the host is
     canonicalised (lower case; paths, queries and plain http refused), ``SCOPEDAUTH_SCOPES`` is
     read, scopes also split on tabs and newlines, ``disable_oauth_refresh_token`` is parsed as a
-    boolean word, a profile named but absent is an error even when the file is missing, and an
-    ``account_id`` on a workspace host is dropped unless passed explicitly.
+    boolean word, a profile named but absent is an error even when the file is missing, an
+    ``account_id`` on a workspace host is dropped unless passed explicitly, and an explicit
+    ``host`` is never mixed with a profile that only ``DATABRICKS_CONFIG_PROFILE`` chose when
+    that profile names another host: the profile is ignored, with one warning on stderr (the
+    SDK would take its client id and scopes, for a token the other workspace issued).
     """
     if app:
         raise ConfigError(f"app {app!r}: its scopes are read by scopedauth.get_token/login, not resolve_target")

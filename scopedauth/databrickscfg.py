@@ -7,12 +7,12 @@ two in step. Writing the file (``--save-scopes``) is :mod:`scopedauth.handoff.pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["AUTH_ENV", "config_path", "load_profile"]
+__all__ = ["AUTH_ENV", "config_path", "is_other_host", "load_profile"]
 
 _SETTINGS = "__settings__"
 # Variables that make databricks-sdk skip the config file when no profile is named
@@ -81,3 +81,31 @@ def load_profile(profile: str | None, env: Mapping[str, str]) -> tuple[str | Non
             return None, {}
         raise ConfigError(f"{path} has no {profile} profile configured")
     return (None if fallback else profile), {k: str(v) for k, v in sections[profile].items()}
+
+
+_IGNORED_SAID: set[tuple[str, str, str]] = set()
+
+
+def is_other_host(profile: str, its_host: str | None, host: str, canonical: Callable[[str], str]) -> bool:
+    """True, said once per process on stderr, when the profile names another workspace than ``host``.
+
+    For a profile only ``DATABRICKS_CONFIG_PROFILE`` chose, next to an explicit host: mixing the
+    two would take that profile's client id and scopes for the wrong workspace. The line is a
+    warning on the ``scopedauth`` logger, which reaches stderr whether or not logging is set up.
+    """
+    if not its_host:
+        return False
+    try:
+        if canonical(its_host) == canonical(host):
+            return False
+    except ConfigError:
+        pass  # a host that does not even parse is not ours
+    if (profile, its_host, host) not in _IGNORED_SAID:
+        _IGNORED_SAID.add((profile, its_host, host))
+        from .log import logger
+
+        logger().warning(
+            "ignoring profile %r from DATABRICKS_CONFIG_PROFILE: its host %s is not %s, the host given explicitly",
+            *(profile, its_host, host),
+        )
+    return True

@@ -7,6 +7,7 @@ The sandbox plays Databricks; these stand in where a test needs a broken or host
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,11 +33,15 @@ class QuietHandler(BaseHTTPRequestHandler):
 
 
 class LoopbackServer:
-    """``handler`` served on 127.0.0.1, a free port, in a daemon thread; ``url``; ``close()``."""
+    """``handler`` served on 127.0.0.1, a free port (over TLS with ``tls``), in a daemon thread;
+    ``url``; ``close()``."""
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+    def __init__(self, handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.port = int(self.server.server_address[1])
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
@@ -75,3 +80,58 @@ class LocalOAuth(LoopbackServer):
         }
         doc.update(override)
         self.docs["/oidc/.well-known/oauth-authorization-server"] = doc
+
+
+class Recorder(LoopbackServer):
+    """Answers ``status`` to everything and records each request's (method, Authorization, body).
+
+    A chunked body (a streamed upload) is read chunk by chunk, so a test can see whether a
+    client sent it again on a retry.
+    """
+
+    def __init__(self, status: int = 401, tls: ssl.SSLContext | None = None) -> None:
+        self.seen: list[tuple[str, str | None, bytes]] = []
+        outer = self
+
+        class Handler(QuietHandler):
+            def _record(self) -> None:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    body = b""
+                    while True:
+                        size = int(self.rfile.readline().strip() or b"0", 16)
+                        body += self.rfile.read(size + 2)[:size]
+                        if size == 0:
+                            break
+                else:
+                    body = self.read_body()
+                outer.seen.append((self.command, self.headers.get("Authorization"), body))
+                self.send_body(status, {"status": status})
+
+            def do_GET(self) -> None:
+                self._record()
+
+            def do_POST(self) -> None:
+                self._record()
+
+        super().__init__(Handler, tls)
+
+
+class Redirector(LoopbackServer):
+    """Answers every request with a 307 to ``target`` (method and body kept)."""
+
+    def __init__(self, target: str) -> None:
+        class Handler(QuietHandler):
+            def _redirect(self) -> None:
+                self.read_body()
+                self.send_response(307)
+                self.send_header("Location", target)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                self._redirect()
+
+            def do_POST(self) -> None:
+                self._redirect()
+
+        super().__init__(Handler)

@@ -368,3 +368,51 @@ def test_documented_differences(cfg: Path, monkeypatch: pytest.MonkeyPatch, sdk:
     monkeypatch.setenv("SCOPEDAUTH_SCOPES", "dashboards.genie")
     assert sdk(profile="dev").scopes == ["dashboards.genie", "files.files", "sql"]
     assert resolve_target(profile="dev", refresh_token=False).scopes == ("dashboards.genie",)
+
+
+def test_an_explicit_host_ignores_a_leftover_env_profile_for_another_host(
+    cfg: Path, monkeypatch: pytest.MonkeyPatch, sdk: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """10. ``DATABRICKS_CONFIG_PROFILE`` left set to another workspace's profile: the SDK mixes that
+    profile's client id and scopes into an explicit host; we ignore the profile, saying so once."""
+    import scopedauth.databrickscfg
+
+    monkeypatch.setattr(scopedauth.databrickscfg, "_IGNORED_SAID", set())  # said once per process: start afresh
+    cfg.write_text(FILE)
+    monkeypatch.setenv("DATABRICKS_CONFIG_PROFILE", "dev")
+    mixed = sdk(host=ARG_HOST)
+    assert (mixed.host, mixed.client_id, mixed.profile) == (ARG_HOST, "dev-app", "dev")
+    with caplog.at_level("WARNING", logger="scopedauth"):
+        ours = [resolve_target(host=ARG_HOST) for _ in range(3)]
+    assert {(t.host, t.client_id, t.scopes, t.profile) for t in ours} == {(ARG_HOST, DEFAULT_CLIENT_ID, (), None)}
+    said = [r.getMessage() for r in caplog.records if r.name == "scopedauth"]
+    assert said == [
+        f"ignoring profile 'dev' from DATABRICKS_CONFIG_PROFILE: its host dev.cloud.databricks.com/ "
+        f"is not {ARG_HOST}, the host given explicitly"
+    ]
+    # the same host, or a profile named explicitly, is still merged as the SDK does
+    same = resolve_target(host=DEV_HOST)
+    assert (same.client_id, same.profile) == ("dev-app", "dev") == (sdk(host=DEV_HOST).client_id, "dev")
+    assert (
+        resolve_target(host=ARG_HOST, profile="dev").client_id
+        == "dev-app"
+        == sdk(host=ARG_HOST, profile="dev").client_id
+    )
+
+
+def test_env_with_an_explicit_host_and_a_leftover_profile_works_and_says_so_once(cfg: Path) -> None:
+    """The issue's case: ``scopedauth env --host H`` exited 4 (the other profile's client id)."""
+    from datetime import timedelta
+
+    from scopedauth.config import Target
+    from scopedauth.grants.session import store_for
+    from scopedauth.tokens import Token, utcnow
+    from tests.clitools import base_env, run
+
+    cfg.write_text(FILE)
+    target = Target(ARG_HOST, scopes=("offline_access", "sql"))
+    store_for("file").save(Token(target, access_token="eyJ.arg", expiry=utcnow() + timedelta(hours=1)))
+    out = run("env", "--host", ARG_HOST, "--shell", "bash", env=base_env(DATABRICKS_CONFIG_PROFILE="dev"))
+    assert out.returncode == 0, out.stderr
+    assert "export DATABRICKS_TOKEN='eyJ.arg'" in out.stdout
+    assert out.stderr.count("ignoring profile 'dev'") == 1 and out.stderr.startswith("scopedauth: warning: ")

@@ -269,7 +269,7 @@ def test_account_targets_export_the_account_id() -> None:
 
 
 def test_env_wins_over_a_profile_left_in_the_shell(sandbox: Sandbox, token: scopedauth.Token) -> None:
-    """eval "$(scopedauth env)" in a shell that also names a service-principal profile: the SDK uses our token."""
+    """out=$(scopedauth env) && eval "$out" in a shell naming a service-principal profile: the SDK uses our token."""
     cfg = Path(os.environ["DATABRICKS_CONFIG_FILE"])
     cfg.write_text(f"[other]\nhost = {sandbox.url}\nclient_id = sp-client\nclient_secret = sp-secret\n")
     out = _env_cli(sandbox, "--shell", "bash")

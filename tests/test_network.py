@@ -9,24 +9,16 @@ only through it.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import selectors
 import socket
 import socketserver
-import ssl
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 import scopedauth
 import scopedauth.grants.manage
@@ -40,6 +32,7 @@ from scopedauth.storage.store import TokenStore
 from tests.agents.user import consent, follow
 from tests.clitools import AGENT, base_env, records, run
 from tests.localhttp import LoopbackServer, QuietHandler
+from tests.pki import Pki, make_pki
 
 FAKE_HOST = "workspace.example.test"
 
@@ -47,66 +40,9 @@ FAKE_HOST = "workspace.example.test"
 # -- a private CA ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Pki:
-    ca: Path  # the bundle to pass with --ca-bundle
-    other_ca: Path  # a CA that did not sign the server's certificate
-    cert: Path
-    key: Path
-
-    def server_context(self) -> ssl.SSLContext:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.cert, self.key)
-        return ctx
-
-
-def _cert(subject: str, issuer: str, key: Any, signer: Any, *, ca: bool, sans: list[x509.GeneralName]) -> Any:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-    else:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return builder.sign(signer, hashes.SHA256())
-
-
-def _pem(cert: Any) -> bytes:
-    return bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    where = tmp_path_factory.mktemp("pki")
-    ca_key, other_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
-    ca = _cert("scopedauth test CA", "scopedauth test CA", ca_key, ca_key, ca=True, sans=[])
-    other = _cert("some other CA", "some other CA", other_key, other_key, ca=True, sans=[])
-    sans: list[x509.GeneralName] = [
-        x509.DNSName("localhost"),
-        x509.DNSName(FAKE_HOST),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-    ]
-    leaf = _cert("sandbox", "scopedauth test CA", leaf_key, ca_key, ca=False, sans=sans)
-    paths = Pki(where / "ca.pem", where / "other-ca.pem", where / "server.pem", where / "server.key")
-    paths.ca.write_bytes(_pem(ca))
-    paths.other_ca.write_bytes(_pem(other))
-    paths.cert.write_bytes(_pem(leaf))
-    paths.key.write_bytes(
-        leaf_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return paths
+    return make_pki(tmp_path_factory.mktemp("pki"), FAKE_HOST)
 
 
 @pytest.fixture

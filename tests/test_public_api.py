@@ -26,6 +26,8 @@ PUBLIC = [
     "Token",
     "TokenEndpointError",
     "__version__",
+    "aget_token",
+    "aheaders",
     "credentials_strategy",
     "forwarded",
     "get_token",
@@ -94,17 +96,22 @@ def test_error_tree() -> None:
 
 
 def test_import_is_cheap() -> None:
-    """``import scopedauth`` must not pull in requests, flask, authlib, click or databricks-sdk."""
+    """``import scopedauth`` must not pull in requests, flask, authlib, click, databricks-sdk,
+    the hosted extras, the optional clients (httpx, aiohttp) or asyncio."""
     probe = (
         "import sys, scopedauth; print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'requests', 'flask', 'authlib', 'click', 'databricks', 'keyring', 'filelock',"
-        " 'sqlalchemy', 'psycopg', 'redis', 'cryptography', 'starlette'}))"
+        " 'sqlalchemy', 'psycopg', 'redis', 'cryptography', 'starlette', 'httpx', 'aiohttp', 'asyncio'}))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
 def test_lazy_names_resolve() -> None:
+    import httpx
+
     assert scopedauth.BearerAuth.__name__ == "BearerAuth"
+    assert issubclass(scopedauth.BearerAuth, httpx.Auth), "httpx needs a real httpx.Auth (not a bare callable)"
     assert callable(scopedauth.credentials_strategy)
     assert scopedauth.forwarded.__name__ == "forwarded"
+    assert scopedauth.aget_token.__name__ == "aget_token" and scopedauth.aheaders.__name__ == "aheaders"

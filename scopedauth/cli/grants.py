@@ -17,7 +17,6 @@ from .options import (
     ca_bundle_option,
     handle_errors,
     say,
-    storage_option,
     target_kwargs,
     target_options,
 )
@@ -43,6 +42,12 @@ __all__ = ["exchange", "login", "logout", "status", "token"]
 @click.option("--browser-command", help="Command that opens the URL (%s for the URL).")
 @click.option("--save-scopes", is_flag=True, help="Write the scopes into the profile in ~/.databrickscfg.")
 @click.option(
+    "--save-profile",
+    is_flag=True,
+    help="Also make the profile use this grant in databricks-sdk, dbt, MLflow… (auth_type = databricks-cli; "
+    "implies --save-scopes; undo: scopedauth profile reset NAME).",
+)
+@click.option(
     "--client-secret-env",
     metavar="VAR",
     help="Service principal (M2M): read the client secret from $VAR and use the client-credentials grant.",
@@ -53,13 +58,15 @@ __all__ = ["exchange", "login", "logout", "status", "token"]
 def login(**kw: Any) -> None:
     """Sign in through the browser and store the token (or, with a client secret, as a service principal)."""
     from ..grants import manage, session
-    from ..handoff import profiles
+    from ..handoff import profiles, sdk_profile
     from .scopes import hints_for
 
     target_kw = target_kwargs(kw)
     for hint in hints_for(target_kw["scopes"]):
         say(hint)
-    profile = profiles.profile_for_save(target_kw) if kw["save_scopes"] else None
+    profile = profiles.profile_for_save(target_kw) if kw["save_scopes"] or kw["save_profile"] else None
+    if kw["save_profile"] and profile:
+        sdk_profile.check_profile(profile)  # before the browser: a profile we may not rewrite fails now
     mode = "paste" if kw["paste"] else "no-browser" if kw["no_browser"] else "auto"
     token = manage.login(
         store=kw["storage"],
@@ -79,7 +86,13 @@ def login(**kw: Any) -> None:
     else:
         say(f"Signed in to {token.target.host}; stored in {store.name}.")
     say(f"Granted scopes: {' '.join(token.granted_scopes) or '(not stated by the server)'}")
-    if profile:
+    if profile and kw["save_profile"]:
+        path = sdk_profile.save_profile(profile, token.target.scopes)
+        say(
+            f"Saved [{profile}] in {path}: its scopes, auth_type = databricks-cli and databricks_cli_path; "
+            f"databricks-sdk now uses this grant for --profile {profile}. Undo: scopedauth profile reset {profile}"
+        )
+    elif profile:
         say(f"Saved the scopes in [{profile}] of {profiles.save_scopes(profile, token.target.scopes)}.")
 
 
@@ -144,23 +157,32 @@ def token(**kw: Any) -> None:
 
 
 @click.command()
-@storage_option
+@target_options
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @handle_errors
-def status(storage: str | None, output: str) -> None:
-    """What is stored: target, scopes, expiry, refreshability (never the token)."""
+def status(**kw: Any) -> None:
+    """What is stored: target, scopes, expiry, refreshability (never the token).
+
+    With --host/--profile/--scopes…, also which stored grant serves that request (the exact
+    grant, else the smallest one that covers the scopes).
+    """
     from ..grants import manage
     from .report import status_json, status_lines
 
-    entries = manage.status(store=storage)
-    if output == "json":
-        click.echo(json.dumps(status_json(entries), indent=2))
+    target_kw = target_kwargs(kw)
+    asked = any(value is not None for value in target_kw.values())
+    served = manage.serving(store=kw["storage"], **target_kw) if asked else None
+    entries = manage.status(store=kw["storage"])
+    if kw["output"] == "json":
+        click.echo(json.dumps(status_json(entries, served, asked), indent=2))
         return
     if not entries:
         say('Nothing stored. Run: scopedauth login --host https://<workspace> --scopes "sql"')
         return
-    for line in status_lines(entries):
+    for line in status_lines(entries, served):
         click.echo(line)
+    if asked and served is None:
+        say("No stored grant serves that request; scopedauth token would say which login to run.")
 
 
 @click.command()

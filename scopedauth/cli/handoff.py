@@ -34,7 +34,7 @@ EXIT_HTTP_ERROR = 22
 @click.option("--shell", type=click.Choice(SHELLS), help="Output syntax (default: from $SHELL, else sh).")
 @handle_errors
 def env(**kw: Any) -> None:
-    """Print DATABRICKS_HOST, DATABRICKS_TOKEN and the expiry as shell code: eval "$(scopedauth env)"."""
+    """Print DATABRICKS_HOST, DATABRICKS_TOKEN and the expiry as shell code: out=$(scopedauth env) && eval "$out"."""
     from ..grants import session
     from ..handoff.shell_env import default_shell, render, token_variables
 

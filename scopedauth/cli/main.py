@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from . import grants, handoff
+from . import grants, handoff, profile
 from .hosted import hosted as hosted_group
 from .logs import install_stderr_handler
 from .options import handle_errors, say, storage_option
@@ -78,5 +78,5 @@ def demo(headless: bool, storage: str | None, port: int, hosted: bool) -> None:
 for _command in (grants.login, grants.exchange, grants.token, grants.status, grants.logout):
     main.add_command(_command)
 main.add_command(hosted_group)
-for _command in (handoff.env, handoff.exec_, handoff.call, handoff.scopes):
+for _command in (handoff.env, handoff.exec_, handoff.call, handoff.scopes, profile.profile):
     main.add_command(_command)

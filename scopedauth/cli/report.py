@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config import Target
 from ..grants.manage import StatusEntry
 from ..tokens import format_time, utcnow
 
@@ -28,7 +29,9 @@ def _expires_in(entry: StatusEntry) -> int | None:
     return int(left.total_seconds()) if left is not None else None
 
 
-def status_json(entries: list[StatusEntry]) -> list[dict[str, Any]]:
+def status_json(entries: list[StatusEntry], served: Target | None = None, asked: bool = False) -> list[dict[str, Any]]:
+    """One object per stored grant; ``serves`` says whether it serves the request named by the
+    command's target options (null when none were given)."""
     out = []
     for e in entries:
         tok = e.token
@@ -45,6 +48,7 @@ def status_json(entries: list[StatusEntry]) -> list[dict[str, Any]]:
                 "state": state_of(e),
                 "backend": e.backend,
                 "error": e.error,
+                "serves": (e.target == served) if asked else None,
             }
         )
     return out
@@ -60,7 +64,7 @@ def _human(seconds: int | None) -> str:
     return f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h"
 
 
-def status_lines(entries: list[StatusEntry]) -> list[str]:
+def status_lines(entries: list[StatusEntry], served: Target | None = None) -> list[str]:
     lines = []
     for e in entries:
         where = e.target.host + (f" account={e.target.account_id}" if e.target.account_id else "")
@@ -68,5 +72,6 @@ def status_lines(entries: list[StatusEntry]) -> list[str]:
             f"{where}  client={e.target.client_id}  scopes={' '.join(e.target.scopes) or '-'}  "
             f"expires={_human(_expires_in(e))}  state={state_of(e)}  backend={e.backend}"
             + (f"  error={e.error}" if e.error else "")
+            + ("  <- serves this request" if served is not None and e.target == served else "")
         )
     return lines

@@ -20,7 +20,7 @@ from ..tokens import Token
 from .resolve import resolve, store_for
 from .session import Say, forget, login_locked, remember, say_on_stderr
 
-__all__ = ["LogoutResult", "StatusEntry", "exchange", "login", "logout", "status"]
+__all__ = ["LogoutResult", "StatusEntry", "exchange", "login", "logout", "serving", "status"]
 
 log = logging.getLogger("scopedauth")
 
@@ -165,6 +165,22 @@ def status(store: TokenStore | str | None = None, targets: Iterable[Target] | No
         except StorageError as exc:
             found.append(StatusEntry(target, None, str(exc), st.name))
     return found
+
+
+def serving(store: TokenStore | str | None = None, **options: Any) -> Target | None:
+    """The stored grant :func:`~scopedauth.get_token` with these options is served from, or None.
+
+    The exact grant when it is live, else the smallest covering one (see
+    :mod:`scopedauth.grants.covering`); None when a login is needed.
+    """
+    from .covering import serving_grant
+
+    st = store_for(store)
+    try:
+        target = resolve(None, store=st, **options)
+    except LoginRequiredError:
+        return None
+    return serving_grant(st, target)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,16 @@ from .cache import CACHE, TokenKey
 if TYPE_CHECKING:
     from typing import Unpack
 
-__all__ = ["DEFAULT_SCOPES", "resolve", "resolve_call", "store_for"]
+__all__ = [
+    "DEFAULT_SCOPES",
+    "CallKey",
+    "known_call",
+    "opened_store",
+    "redirect_call",
+    "resolve",
+    "resolve_call",
+    "store_for",
+]
 
 DEFAULT_SCOPES = ("all-apis",)
 #: ``app=``: the target with a Databricks App's scopes (:func:`scopedauth.grants.apps.app_target`
@@ -70,6 +79,13 @@ def store_for(store: TokenStore | str | None) -> TokenStore:
 
             CACHE.stores[slot] = default_store()
     return CACHE.stores[slot]
+
+
+def opened_store(store: TokenStore | str | None) -> TokenStore | None:
+    """What :func:`store_for` would give if it is open already, else None (opening may do I/O)."""
+    if isinstance(store, TokenStore):
+        return store
+    return CACHE.stores.get((store or os.environ.get("SCOPEDAUTH_STORAGE") or "keyring").lower())
 
 
 def resolve(
@@ -152,8 +168,18 @@ def _is_dead(st: TokenStore, target: Target) -> bool:
     return token is not None and token.needs_login
 
 
-def resolve_call(store: TokenStore | str | None, options: TargetOptions) -> tuple[TokenStore, Target, TokenKey]:
-    """``(store, target, token key)`` for a ``get_token`` argument list, remembered (see there)."""
+#: the memo key of one get_token argument list (the arguments and the environment they depend on)
+CallKey = tuple[object, ...]
+
+
+def known_call(
+    store: TokenStore | str | None, options: TargetOptions
+) -> tuple[CallKey, tuple[TokenStore, Target, TokenKey] | None]:
+    """The memo key for a ``get_token`` argument list, and what it resolved to if still current.
+
+    No I/O but a ``stat`` of the config file when a profile was read: cheap enough for an
+    event loop (see :mod:`scopedauth.grants.aio`).
+    """
     scopes = options.get("scopes")
     if scopes is not None and not isinstance(scopes, str):
         options["scopes"] = tuple(scopes)
@@ -162,10 +188,27 @@ def resolve_call(store: TokenStore | str | None, options: TargetOptions) -> tupl
     if known is not None:
         st, target, tkey, files, stamp = known
         if not files or _file_stamp(files) == stamp:
-            return st, target, tkey
+            return call, (st, target, tkey)
+    return call, None
+
+
+def resolve_call(
+    store: TokenStore | str | None, options: TargetOptions
+) -> tuple[CallKey, tuple[TokenStore, Target, TokenKey]]:
+    """The memo key and ``(store, target, token key)`` for a ``get_token`` argument list, remembered."""
+    call, known = known_call(store, options)
+    if known is not None:
+        return call, known
     st = store_for(store)
     read: list[Path] = []
     target = resolve(None, store=st, read_files=read, **options)
     tkey = CACHE.key(st, target)
     CACHE.resolved[call] = (st, target, tkey, read, _file_stamp(read))
-    return st, target, tkey
+    return call, (st, target, tkey)
+
+
+def redirect_call(call: CallKey, st: TokenStore, target: Target) -> None:
+    """From now on this argument list means ``target`` (a grant that covers what it asked for)."""
+    known = CACHE.resolved.get(call)
+    if known is not None:
+        CACHE.resolved[call] = (st, target, CACHE.key(st, target), known[3], known[4])

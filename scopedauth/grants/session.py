@@ -41,7 +41,7 @@ from ..storage.store import TokenStore
 from ..tokens import Token
 from . import resolve as _resolution
 from .cache import CACHE, TokenKey
-from .resolve import resolve, resolve_call, store_for
+from .resolve import CallKey, known_call, opened_store, redirect_call, resolve, resolve_call, store_for
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "forget",
     "forget_memory",
+    "from_memory",
     "get_token",
     "headers",
     "login_locked",
@@ -116,10 +117,18 @@ def get_token(
     variables resolution reads (and re-checked against the config file's stamp when a profile
     was read), so a changed environment or profile is seen on the next call.
     """
-    st, target, tkey = _locate(target, store, options)
+    call, st, target, tkey = _locate(target, store, options)
     token, stored = _cached(st, target, tkey)
     if token is not None:
         return token
+    from .covering import covering_grant, live  # off the hot path: a miss only
+
+    if not live(stored):
+        cover = covering_grant(st, target)
+        if cover is not None:  # serve it, and let this call shape go straight to it from now on
+            if call is not None:
+                redirect_call(call, st, cover)
+            return get_token(cover, store=st, interactive=interactive, say=say, login_options=login_options)
     return _slow_path(target, st, stored, interactive, say or say_on_stderr, login_options or {})
 
 
@@ -135,30 +144,55 @@ def peek(
     answers a cache hit without loading any of that machinery (it calls :func:`get_token`
     only on a miss). Raises what resolution and the store raise (ConfigError, StorageError).
     """
-    st, target, tkey = _locate(target, store, options)
+    _, st, target, tkey = _locate(target, store, options)
     return _cached(st, target, tkey)[0]
 
 
 def _locate(
     target: Target | None, store: TokenStore | StorageKind | None, options: TargetOptions
-) -> tuple[TokenStore, Target, TokenKey]:
+) -> tuple[CallKey | None, TokenStore, Target, TokenKey]:
+    """The call's memo key (None for an explicit target), store, target and token key."""
     if target is None:
-        return resolve_call(store, options)
+        call, (st, target, tkey) = resolve_call(store, options)
+        return call, st, target, tkey
     st = store_for(store)
     target = resolve(target, store=st)
-    return st, target, CACHE.key(st, target)
+    return None, st, target, CACHE.key(st, target)
 
 
 def _cached(st: TokenStore, target: Target, tkey: TokenKey) -> tuple[Token | None, Token | None]:
     """Rungs 1–2: ``(the token to serve or None, the record the store holds)``."""
-    cached = CACHE.tokens.get(tkey)
-    if cached is not None and (_usable(cached) or (cached.is_valid() and CACHE.hold_off.get(tkey, 0.0) > _now())):
+    cached = _from_memory(tkey)
+    if cached is not None:
         return cached, cached
     token = st.load(target)
     if token is not None and _usable(token):
         CACHE.tokens[tkey] = token
         return token, token
     return None, token
+
+
+def _from_memory(tkey: TokenKey) -> Token | None:
+    """Rung 1: this process's token for the key, when it may be served as is."""
+    cached = CACHE.tokens.get(tkey)
+    if cached is not None and (_usable(cached) or (cached.is_valid() and CACHE.hold_off.get(tkey, 0.0) > _now())):
+        return cached
+    return None
+
+
+def from_memory(target: Target | None, store: TokenStore | str | None, options: TargetOptions) -> Token | None:
+    """What :func:`get_token` would answer from memory alone, or None: no store read, no lock.
+
+    Only a call shape resolved before (or a full target with scopes and an open store) can be
+    answered; anything else needs the store and so belongs off an event loop.
+    """
+    if target is None:
+        known = known_call(store, options)[1]
+        return None if known is None else _from_memory(known[2])
+    st = opened_store(store)
+    if st is None or not target.scopes:
+        return None
+    return _from_memory(CACHE.key(st, target))
 
 
 def _slow_path(

@@ -1,99 +1,27 @@
-"""Hand-offs to Python HTTP clients: a requests auth and a databricks-sdk credentials strategy.
+"""The databricks-sdk credentials strategy, which is also databricks-sql-connector's provider.
 
-Both ask :func:`scopedauth.get_token` on every request (a dictionary lookup while the token is
-fresh), so a long-running program never holds a stale token. Neither requests nor databricks-sdk
-is imported here at module level: requests accepts any callable as ``auth``, and the SDK costs
-most of a second to import, so :func:`credentials_strategy` imports it when called.
+It asks :func:`scopedauth.get_token` on every request (a dictionary lookup while the token is
+fresh), so a long-running program never holds a stale token. The SDK costs most of a second to
+import, so :func:`credentials_strategy` imports it when called. ``BearerAuth`` (requests, httpx,
+aiohttp) lives in :mod:`scopedauth.handoff.bearer` and is re-exported here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..config import StorageKind, Target, TargetOptions, is_loopback_host
-from ..errors import ConfigError
+from ..config import StorageKind, Target, TargetOptions
 from ..grants import session
-from ..grants.session import Say
+from .bearer import BearerAuth
 
 if TYPE_CHECKING:
     from typing import Unpack
 
-    import requests
-
     from ..storage.store import TokenStore
 
-__all__ = ["BearerAuth", "credentials_strategy"]
-
-
-class BearerAuth:
-    """``requests`` auth: the target's bearer token; on a 401, refresh once and retry once.
-
-    ``requests.get(url, auth=BearerAuth(host=…, scopes=…))`` takes :func:`scopedauth.get_token`'s
-    keywords. The retry happens only when the refused request carried our token (not after a
-    redirect to another host, which requests strips it for), and only once: a second 401 is
-    returned to the caller, who sees the first in ``response.history``. The token is never sent
-    over plain http except to loopback.
-    """
-
-    def __init__(
-        self,
-        target: Target | None = None,
-        *,
-        store: TokenStore | StorageKind | None = None,
-        interactive: bool = False,
-        say: Say | None = None,
-        **options: Unpack[TargetOptions],
-    ) -> None:
-        """Args:
-        target: a resolved :class:`~scopedauth.Target`; else one is resolved from ``options``.
-        store: a TokenStore or a storage kind (default ``SCOPEDAUTH_STORAGE``, else the keyring).
-        interactive: log in through the browser when nothing usable is stored.
-        say: where that login talks to the person (default: stderr).
-        **options: ``host``, ``profile``, ``account_id``, ``client_id``, ``scopes``,
-            ``refresh_token`` (:class:`~scopedauth.TargetOptions`).
-        """
-        self._target = target
-        self._store = store
-        self._interactive = interactive
-        self._say = say
-        self._options = options
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        parts = urlsplit(request.url or "")
-        if parts.scheme != "https" and not is_loopback_host(parts.hostname):
-            raise ConfigError(
-                f"refusing to send a token over {parts.scheme or 'an unknown scheme'} to {parts.hostname}"
-            )
-        token = session.get_token(
-            self._target, store=self._store, interactive=self._interactive, say=self._say, **self._options
-        )
-        request.headers["Authorization"] = f"Bearer {token.access_token}"
-        request.register_hook("response", self._retry_on_401)  # type: ignore[no-untyped-call]
-        return request
-
-    def _retry_on_401(self, response: requests.Response, **kwargs: Any) -> requests.Response:
-        request = response.request
-        if response.status_code != 401 or getattr(request, "_scopedauth_retried", False):
-            return response
-        sent = request.headers.get("Authorization") or ""
-        if not sent.startswith("Bearer "):
-            return response  # our header was stripped (cross-host redirect): not ours to retry
-        if request.body is not None and not isinstance(request.body, (bytes, str)):
-            return response  # a file, generator or iterator was consumed by the first send
-        fresh = session.renew(self._target, rejected=sent.removeprefix("Bearer "), store=self._store, **self._options)
-        response.content  # noqa: B018  (drain so the connection can be reused)
-        response.close()
-        retry = request.copy()
-        retry.headers["Authorization"] = f"Bearer {fresh.access_token}"
-        retry._scopedauth_retried = True  # type: ignore[attr-defined]
-        new: requests.Response = response.connection.send(retry, **kwargs)
-        new.history.append(response)
-        new.request = retry
-        return new
-
-    def __repr__(self) -> str:
-        return f"BearerAuth(target={self._target.key if self._target else None!r})"
+__all__ = ["BearerAuth", "credentials_strategy", "header_factory"]
 
 
 def credentials_strategy(
@@ -105,7 +33,12 @@ def credentials_strategy(
     """A databricks-sdk ``OauthCredentialsStrategy`` serving scopedauth's scoped token.
 
     ``WorkspaceClient(host=…, credentials_strategy=scopedauth.credentials_strategy(scopes=[…]))``;
-    ``config.oauth_token()`` then returns the scoped token. Unless told otherwise, the target
+    ``config.oauth_token()`` then returns the scoped token.
+
+    The same object is databricks-sql-connector's ``credentials_provider``: called with no
+    arguments (that connector's contract), it returns a header factory, a function returning
+    ``{"Authorization": "Bearer …"}`` for the target named by ``options`` (pass ``host=`` or
+    ``profile=``: the connector does not hand its host over). Unless told otherwise, the target
     is the SDK config's: its profile when it has one (so ``WorkspaceClient(profile="p", …)``
     and ``scopedauth token --profile p`` agree on host, client and scopes), else its host,
     client id and scopes; an ``accounts.*`` host takes the config's account id.
@@ -142,4 +75,20 @@ def credentials_strategy(
         sdk_token()  # fail at WorkspaceClient() time, with our message, if nothing is stored
         return OAuthCredentialsProvider(lambda: session.headers(target, store=store, **opts), sdk_token)
 
-    return OauthCredentialsStrategy("scopedauth", provider)
+    class Strategy(OauthCredentialsStrategy):
+        """The SDK's strategy, which with no config (the SQL connector's call) gives a header factory."""
+
+        def __call__(self, cfg: Any = None) -> Any:
+            if cfg is not None:
+                return super().__call__(cfg)
+            return header_factory(target, store, options)
+
+    return Strategy("scopedauth", provider)
+
+
+def header_factory(
+    target: Target | None, store: TokenStore | StorageKind | None, options: TargetOptions
+) -> Callable[[], dict[str, str]]:
+    """A function returning fresh headers on every call; asks once now so a missing grant fails at connect."""
+    session.get_token(target, store=store, **options)
+    return lambda: session.headers(target, store=store, **options)

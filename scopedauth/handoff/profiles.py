@@ -17,7 +17,7 @@ import configparser
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from ..config import OFFLINE_ACCESS, parse_scopes, resolve_target
 from ..databrickscfg import config_path
 from ..errors import ConfigError
 
-__all__ = ["profile_for_save", "save_scopes", "with_scopes"]
+__all__ = ["edit_profile", "profile_for_save", "read_profile", "save_scopes", "with_scopes", "with_values"]
 
 _HEADER = re.compile(r"\[(?P<header>.+)\]")
 _KEY = re.compile(r"(?P<key>[^=:]*?)\s*[=:]")
@@ -90,6 +90,15 @@ def with_scopes(text: str, profile: str, scopes: Iterable[str]) -> str:
     value = ", ".join(s for s in parse_scopes(list(scopes)) if s != OFFLINE_ACCESS)
     if not value:
         raise ConfigError("no scopes to save (offline_access alone is not saved)")
+    return with_values(text, profile, {"scopes": value})
+
+
+def with_values(text: str, profile: str, values: Mapping[str, str | None]) -> str:
+    """``text`` with each key of ``values`` set in ``[profile]`` (None: removed); every other byte unchanged.
+
+    An existing line (with its continuation lines) is replaced where it stands; a new key goes
+    after the section's last setting, in the order given.
+    """
     lines = _split_lines(text)
     kinds = _classify(lines)
     headers = [i for i, (kind, sect, _) in enumerate(kinds) if kind == "header" and sect == profile]
@@ -97,55 +106,83 @@ def with_scopes(text: str, profile: str, scopes: Iterable[str]) -> str:
         raise ConfigError(f"the config file has {'no' if not headers else 'more than one'} [{profile}] section")
     eol = "\r\n" if "\r\n" in text else "\n"
     out: list[str] = []
-    replaced = False
-    last_setting = headers[0]
-    for i, ((body, end), (kind, sect, opt)) in enumerate(zip(lines, kinds, strict=True)):
-        if sect == profile and kind in ("option", "cont"):
-            last_setting = i
-        if sect == profile and opt == "scopes" and kind == "cont":
-            continue  # the old value's continuation lines go with it
-        if sect == profile and opt == "scopes" and kind == "option":
-            prefix = _PREFIX.match(body)
-            out.append((prefix.group(0) if prefix else "scopes = ") + value + end)
-            replaced = True
+    done: set[str] = set()
+    last_setting = 0  # index in out of the section's last setting (or its header)
+    for (body, end), (kind, sect, opt) in zip(lines, kinds, strict=True):
+        if kind == "header" and sect == profile:
+            out.append(body + end)
+            last_setting = len(out) - 1
             continue
+        if sect == profile and opt is not None and opt in values and kind in ("option", "cont"):
+            if kind == "option" and values[opt] is not None and opt not in done:
+                prefix = _PREFIX.match(body)
+                out.append((prefix.group(0) if prefix else f"{opt} = ") + str(values[opt]) + end)
+                last_setting = len(out) - 1
+            done.add(opt)
+            continue  # a removed or replaced value's old lines go
         out.append(body + end)
-    if not replaced:
-        at = last_setting  # nothing was skipped: out and lines still line up
+        if sect == profile and kind in ("option", "cont"):
+            last_setting = len(out) - 1
+    at = last_setting
+    for key, value in values.items():
+        if key in done or value is None:
+            continue
         if not out[at].endswith(("\n", "\r")):
             out[at] += eol
-            out.insert(at + 1, f"scopes = {value}")
+            end = ""
         else:
             end = out[at][len(out[at].rstrip("\r\n")) :]
-            out.insert(at + 1, f"scopes = {value}{end}")
+        at += 1
+        out.insert(at, f"{key} = {value}{end}")
     result = "".join(out)
-    _check(result, profile, value)
+    _check(result, profile, values)
     return result
 
 
-def _check(text: str, profile: str, value: str) -> None:
+def _check(text: str, profile: str, values: Mapping[str, str | None]) -> None:
     ini = configparser.ConfigParser(interpolation=None)
     try:
         ini.read_string(text.lstrip("\ufeff"))
-        got = ini[profile].get("scopes")
+        section = ini[profile]
     except (configparser.Error, KeyError) as exc:
         raise ConfigError(f"refusing to write the config file: it would not parse ({exc})") from exc
-    if got != value:
-        raise ConfigError("refusing to write the config file: the scopes line would not read back as written")
+    if any(section.get(key) != value for key, value in values.items()):
+        raise ConfigError("refusing to write the config file: a setting would not read back as written")
 
 
 def save_scopes(profile: str, scopes: Iterable[str], env: Mapping[str, str] | None = None) -> Path:
     """Set ``scopes`` in ``[profile]`` of the config file, atomically; returns the file written."""
+    return edit_profile(profile, lambda text: with_scopes(text, profile, scopes), env)
+
+
+def read_profile(profile: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The section's own settings as the file has them now (keys lower-cased)."""
+    text = _config_file(profile, env)[1].decode("utf-8")
+    ini = configparser.ConfigParser(interpolation=None)
+    try:
+        ini.read_string(text.lstrip("\ufeff"))
+        return dict(ini._sections[profile])  # type: ignore[attr-defined]
+    except (configparser.Error, KeyError) as exc:
+        raise ConfigError(f"cannot read [{profile}]: {exc}") from exc
+
+
+def _config_file(profile: str, env: Mapping[str, str] | None) -> tuple[Path, bytes]:
     # write through a symlink, not over it
     path = Path(os.path.realpath(config_path(os.environ if env is None else env)))
     try:
         data = path.read_bytes()
-        text = data.decode("utf-8")
+        data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist; create the [{profile}] profile first") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
-    new = with_scopes(text, profile, scopes).encode("utf-8")
+    return path, data
+
+
+def edit_profile(profile: str, change: Callable[[str], str], env: Mapping[str, str] | None = None) -> Path:
+    """Apply ``change`` to the config file's text and replace the file atomically; returns its path."""
+    path, data = _config_file(profile, env)
+    new = change(data.decode("utf-8")).encode("utf-8")
     if new == data:
         return path
     mode = path.stat().st_mode & 0o777

@@ -9,7 +9,7 @@ both commands agree on the names.
 
 Usage per shell::
 
-    eval "$(scopedauth env --shell bash)"          # sh, bash, zsh
+    out=$(scopedauth env --shell bash) && eval "$out"   # sh, bash, zsh (keeps a failure)
     scopedauth env --shell fish | source
     scopedauth env --shell powershell | Invoke-Expression
     scopedauth env --shell cmd > env.cmd && call env.cmd   (a batch file: % is doubled)

@@ -91,3 +91,6 @@ class SandboxConfig:
     apps: list[AppSpec] = field(default_factory=list)
     #: sign in as the demo user without a consent page (an app developer's CI)
     auto_approve: bool = False
+    #: seconds the token endpoint holds every answer back: a slow server makes a client that
+    #: blocks while it waits (an event loop, a lock holder) visible in tests
+    token_delay: float = 0.0

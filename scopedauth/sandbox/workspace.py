@@ -6,6 +6,7 @@ Every OIDC route exists twice: under ``/oidc`` (workspace realm) and under
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -137,6 +138,8 @@ class WorkspaceViews:
     def token(self, account_id: str | None = None) -> Response | tuple[Response, int]:
         server = self.realm(account_id)
         self.store.stats.incr("token_requests")
+        if self.store.config.token_delay > 0:
+            time.sleep(self.store.config.token_delay)
         status = self.store.take_failure()
         if status is not None:
             error = _INJECTED_ERRORS.get(status, "temporarily_unavailable")
