@@ -2,7 +2,12 @@
 
 The listener and the ``--paste`` flow both end here, so one set of rules decides what counts:
 a query must be a well-formed ``application/x-www-form-urlencoded`` string of bounded size,
-``state`` must equal ours (constant-time), and then either ``code`` or ``error`` decides.
+``state`` must equal ours (constant-time), and then either ``code`` or ``error`` decides. A value
+holding a control character (C0, DEL, C1) or longer than :data:`MAX_VALUE` is refused outright.
+
+A pasted address loses its ``#fragment`` here: the authorization-code flow never puts anything
+there, and a fragment saying ``access_token=…`` is what an implicit-grant client (authlib's
+``fetch_token`` among them) would store as a token the server never issued to us.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import AuthorizationDeniedError, AuthorizationError
+from ..text import has_controls
 
-__all__ = ["MAX_QUERY", "Callback", "Verdict", "judge", "parse_pasted", "parse_query", "redirect_path"]
+__all__ = ["MAX_QUERY", "MAX_VALUE", "Callback", "Verdict", "judge", "parse_pasted", "parse_query", "redirect_path"]
 
 MAX_QUERY = 8192
+#: the longest code, state, error or description taken; longer is not a plausible value
+MAX_VALUE = 4096
 
 
 class Verdict:
@@ -52,7 +60,7 @@ def parse_query(query: str) -> Callback:
         raise AuthorizationError(f"the callback query is malformed ({exc})") from None
     for name in ("code", "state", "error", "error_description"):
         value = _one(values, name)
-        if value is not None and (len(value) > 4096 or any(ord(c) < 0x20 for c in value)):
+        if value is not None and (len(value) > MAX_VALUE or has_controls(value)):
             raise AuthorizationError(f"the callback's {name!r} is not a plausible value")
     return Callback(
         code=_one(values, "code") or None,
@@ -90,9 +98,10 @@ def redirect_path(redirect_uri: str) -> str:
 def parse_pasted(text: str, redirect_uri: str, expected_state: str) -> tuple[str, str]:
     """Check a pasted browser address against our redirect URI and state.
 
-    Returns ``(callback_url, code)``; raises AuthorizationError with a hint for anything else.
+    Returns ``(callback_url, code)``, the address without its fragment; raises
+    AuthorizationError with a hint for anything else.
     """
-    pasted = text.strip()
+    pasted = text.strip().partition("#")[0]
     not_an_address = AuthorizationError(
         f"that is not the address from the browser's address bar; paste the whole URL starting with {redirect_uri}"
     )
