@@ -17,13 +17,15 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import ScopedAuthError
+from ..text import shown
 from .logs import error_line, install_stderr_handler
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def say(message: str) -> None:
-    click.echo(message, err=True)
+    """A message for people: stderr, sanitised (:func:`scopedauth.text.shown`, our line feeds kept)."""
+    click.echo(shown(message, lines=True), err=True)
 
 
 class _Seconds(click.FloatRange):
@@ -294,14 +296,11 @@ def logout(**kw: Any) -> None:
     if not results:
         say("Nothing stored; nothing to do.")
     for r in results:
-        what = (
-            "revoked and deleted"
-            if r.revoked and r.deleted
-            else "deleted (not revoked)"
-            if r.deleted
-            else "nothing stored"
-        )
-        say(f"{r.target.describe()}: {what}")
+        if not r.deleted:
+            described = r.target.describe() if r.target.scopes else r.target.describe().rsplit(" scopes=", 1)[0]
+            say(f"Nothing stored for {described}; nothing to do.")
+            continue
+        say(f"{r.target.describe()}: {'revoked and deleted' if r.revoked else 'deleted (not revoked)'}")
 
 
 @main.command()
