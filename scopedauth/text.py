@@ -6,7 +6,8 @@ showing. ESC starts sequences that move the cursor, recolour, retitle the window
 clipboard (OSC 52); CR and LF paint a fake line such as ``Signed in OK``; C1 controls (U+0080 to
 U+009F) act as ESC on some terminals; bidi overrides (U+202E) and other format characters
 reorder or hide text; a lone surrogate makes the write itself fail. :func:`shown` turns each such
-character into a visible escape (``\\x1b``, ``\\u202e``, ``\\U000e0041``) and bounds the length,
+character into a visible escape, spelt as Python spells it (``\\x1b``, ``\\r``, ``\\u202e``,
+``\\U000e0041``), and bounds the length,
 so the person sees what was sent, not what it would do.
 
 Where it is applied (so that it cannot be forgotten): the error classes sanitise the server's
@@ -31,12 +32,8 @@ _CUT = "…"
 
 
 def _escape(ch: str) -> str:
-    code = ord(ch)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
+    """Python's own spelling of the character: ``\\x1b``, ``\\r``, ``\\u202e``, ``\\udc80``, ``\\U000e0041``."""
+    return ch.encode("unicode_escape").decode("ascii")
 
 
 def shown(value: object, limit: int | None = None, *, lines: bool = False) -> str:
@@ -46,15 +43,15 @@ def shown(value: object, limit: int | None = None, *, lines: bool = False) -> st
     outside were already sanitised without them) and defaults to :data:`LINES_LIMIT`.
     An escape is never split by the cut; ``limit`` is at least 1.
     """
-    text = value if isinstance(value, str) else str(value)
+    text = str(value)
     bound = limit if limit is not None else LINES_LIMIT if lines else DEFAULT_LIMIT
     out: list[str] = []
     size = 0
     for ch in text:
         piece = ch if (ch == "\n" and lines) or unicodedata.category(ch) not in ESCAPED_CATEGORIES else _escape(ch)
         if size + len(piece) > bound:
-            while out and size + len(_CUT) > bound:  # the cut mark takes one character of the bound
-                size -= len(out.pop())
+            if size + len(_CUT) > bound:  # no room left for the cut mark: drop the last piece
+                out.pop()
             return "".join(out) + _CUT
         out.append(piece)
         size += len(piece)

@@ -182,3 +182,26 @@ def test_a_paste_without_a_code_or_with_a_wrong_state_says_why() -> None:
     assert forged.value.args == ("the state does not match this login (a stale tab or a forged request)",)
     with pytest.raises(AuthorizationDeniedError):
         parse_pasted(f"{REDIRECT}/?error=access_denied&state={STATE}", REDIRECT, STATE)
+
+
+def test_a_lone_surrogate_is_implausible_and_never_a_match() -> None:
+    """A paste read under surrogateescape may hold one: a refusal or a mismatch, never UnicodeEncodeError."""
+    assert refused(f"code=\udc80&state={STATE}") == "the callback's 'code' is not a plausible value"
+    with pytest.raises(AuthorizationError) as info:
+        judge(Callback(code="c", state="\udc80"), STATE)
+    assert info.value.args[1] == Verdict.FORGED
+
+
+def test_an_error_redirect_needs_our_state_too() -> None:
+    with pytest.raises(AuthorizationError) as info:
+        judge(Callback(error="access_denied", state="other"), STATE)
+    assert not isinstance(info.value, AuthorizationDeniedError) and info.value.args[1] == Verdict.FORGED
+    with pytest.raises(AuthorizationError) as missing:
+        judge(Callback(error="access_denied"), STATE)
+    assert missing.value.args[1] == Verdict.FORGED
+
+
+def test_an_empty_code_is_no_code() -> None:
+    with pytest.raises(AuthorizationError) as info:
+        judge(Callback(code="", state=STATE), STATE)
+    assert info.value.args[1] == Verdict.STRAY

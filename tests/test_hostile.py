@@ -25,9 +25,17 @@ from hypothesis import strategies as st
 
 import scopedauth
 from scopedauth.config import Target
-from scopedauth.errors import ScopedAuthError, TokenEndpointError
+from scopedauth.errors import InvalidGrantError, ScopedAuthError, TokenEndpointError
 from scopedauth.grants import manage, session
-from scopedauth.oauth.client import parse_token_response
+from scopedauth.oauth.token_response import (
+    MAX_BODY,
+    MAX_LIFETIME,
+    MAX_SCOPE,
+    MAX_TOKEN,
+    oauth_error,
+    parse_token_answer,
+    parse_token_response,
+)
 from scopedauth.storage.backends import MemoryBackend
 from scopedauth.storage.store import TokenStore
 from scopedauth.tokens import Token, utcnow
@@ -70,7 +78,7 @@ def test_cli_shows_a_hostile_error_escaped(oauth_server: LocalOAuth, answer: tup
     err = cli.stderr
     for raw in ("\x1b", "\x07", "\r", "\x9b", "\x85", "\x7f", "\u202e"):
         assert raw not in err, f"{raw!r} reached the terminal:\n{err!r}"
-    assert not any(line.startswith(("Signed in", "\\x0d")) for line in err.splitlines())
+    assert not any(line.startswith(("Signed in", "\\n")) for line in err.splitlines())
     assert "scopedauth: error: token endpoint error: " in err
     assert escaped in err
     assert len(oauth_server.token_posts) == 1
@@ -198,6 +206,126 @@ def test_raw_answers_become_typed_errors(
     assert outcome.error == error and says in str(outcome)
     assert len(str(outcome)) < 700
     assert store.backend.data == {}  # type: ignore[attr-defined]
+
+
+NOT_PLAUSIBLE = "the {} is not a plausible value"
+LIFETIME = "expires_in is not a whole number of seconds from 1 to 366 days"
+REDIRECTED = "the token endpoint answered with a redirect, which is never followed"
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "error", "description"),
+    [
+        (200, b" " * MAX_BODY + b"x", TokenEndpointError, "invalid_response", "the answer is too large (over 1 MiB)"),
+        (200, b'{"a": 1, "a": 2}', TokenEndpointError, "invalid_response", "the answer names 'a' twice"),
+        (200, b'{"expires_in": Infinity}', TokenEndpointError, "invalid_response", "the answer is not JSON"),
+        (200, b"\xff", TokenEndpointError, "invalid_response", "the answer is not JSON"),
+        (200, b"[" * 100_000, TokenEndpointError, "invalid_response", "the answer is not JSON"),
+        (500, b"<html>", TokenEndpointError, "server_error", "the token endpoint failed"),
+        (499, b"<html>", TokenEndpointError, "invalid_response", "the answer is not JSON"),
+        (300, b"", TokenEndpointError, "invalid_response", REDIRECTED),
+        (399, b"", TokenEndpointError, "invalid_response", REDIRECTED),
+        (299, b"", TokenEndpointError, "invalid_response", "the answer is not JSON"),
+        (400, b"", TokenEndpointError, "invalid_response", "the answer is not JSON"),
+        (200, b"[]", TokenEndpointError, "invalid_response", "the token endpoint did not return a JSON object"),
+        (500, _json(GOOD), TokenEndpointError, "server_error", "the token endpoint failed"),
+        (499, _json(GOOD), TokenEndpointError, "invalid_response", "a token is taken only from a 200 answer"),
+        (503, _json({"error": "temporarily_unavailable"}), TokenEndpointError, "temporarily_unavailable", None),
+        (400, _json({"error": "invalid_grant", "error_description": "d"}), InvalidGrantError, "invalid_grant", "d"),
+        (400, _json({"error": "invalid_grant_x"}), TokenEndpointError, "invalid_grant_x", None),
+        (400, _json({"error": None, "error_description": ""}), TokenEndpointError, "unknown_error", None),
+        (
+            200,
+            _json({"token_type": "Bearer"}),
+            TokenEndpointError,
+            "invalid_response",
+            "the answer has no access_token",
+        ),
+        (
+            200,
+            _json({**GOOD, "access_token": 1}),
+            TokenEndpointError,
+            "invalid_response",
+            NOT_PLAUSIBLE.format("access_token"),
+        ),
+        (
+            200,
+            _json({**GOOD, "token_type": None}),
+            TokenEndpointError,
+            "invalid_response",
+            "the token_type is not Bearer",
+        ),
+        (
+            200,
+            _json({**GOOD, "refresh_token": "a b"}),
+            TokenEndpointError,
+            "invalid_response",
+            NOT_PLAUSIBLE.format("refresh_token"),
+        ),
+        (200, _json({**GOOD, "scope": "a\\b"}), TokenEndpointError, "invalid_response", NOT_PLAUSIBLE.format("scope")),
+        (200, _json({**GOOD, "expires_in": "0"}), TokenEndpointError, "invalid_response", LIFETIME),
+        (200, _json({**GOOD, "expires_in": MAX_LIFETIME + 1}), TokenEndpointError, "invalid_response", LIFETIME),
+        (200, _json({**GOOD, "expires_in": "1234567890"}), TokenEndpointError, "invalid_response", LIFETIME),
+        (200, _json({**GOOD, "expires_in": False}), TokenEndpointError, "invalid_response", LIFETIME),
+    ],
+)
+def test_every_refusal_names_its_reason_and_status(
+    status: int, body: bytes, kind: type[TokenEndpointError], error: str, description: str | None
+) -> None:
+    with pytest.raises(TokenEndpointError) as info:
+        parse_token_answer(TARGET, status, body, token_endpoint=ENDPOINT)
+    assert type(info.value) is kind
+    assert (info.value.error, info.value.description, info.value.status) == (error, description, status)
+
+
+def test_limits_are_inclusive() -> None:
+    good = _json({**GOOD, "scope": "s" * MAX_SCOPE, "refresh_token": "r" * MAX_TOKEN, "expires_in": MAX_LIFETIME})
+    body = good + b" " * (MAX_BODY - len(good))
+    assert len(body) == MAX_BODY
+    token = parse_token_answer(TARGET, 200, body, token_endpoint=ENDPOINT)
+    assert token.granted_scopes == ("s" * MAX_SCOPE,) and token.refresh_token == "r" * MAX_TOKEN
+    assert token.expiry is not None and token.expiry - token.obtained_at == timedelta(seconds=MAX_LIFETIME)
+    one = parse_token_answer(TARGET, 200, _json({**GOOD, "expires_in": "1"}), token_endpoint=ENDPOINT)
+    assert one.expiry is not None and one.expiry - one.obtained_at == timedelta(seconds=1)
+
+
+def test_a_refresh_answer_keeps_what_it_does_not_restate() -> None:
+    previous = Token(TARGET, "eyJ.old", refresh_token="r-old", granted_scopes=("sql",), token_endpoint=ENDPOINT)
+    token = parse_token_answer(TARGET, 200, _json(GOOD), token_endpoint="https://x/t", previous=previous)
+    assert (token.access_token, token.refresh_token, token.granted_scopes) == ("eyJ.access.token", "r-old", ("sql",))
+    assert token.target == TARGET and token.token_endpoint == "https://x/t" and token.token_type == "Bearer"
+    assert token.expiry is not None and token.expiry - token.obtained_at == timedelta(seconds=3600)
+    fresh = parse_token_answer(TARGET, 200, _json(GOOD), token_endpoint=ENDPOINT)
+    assert fresh.refresh_token is None and fresh.granted_scopes == TARGET.scopes
+    rotated = {**GOOD, "refresh_token": "r-new", "scope": "sql files.files"}
+    again = parse_token_answer(TARGET, 200, _json(rotated), token_endpoint=ENDPOINT, previous=previous)
+    assert (again.refresh_token, again.granted_scopes) == ("r-new", ("files.files", "sql"))
+    lasting = {k: v for k, v in GOOD.items() if k != "expires_in"}
+    assert parse_token_answer(TARGET, 200, _json(lasting), token_endpoint=ENDPOINT).expiry is None
+
+
+def test_the_default_status_is_200() -> None:
+    assert parse_token_response(TARGET, GOOD, token_endpoint=ENDPOINT).access_token == "eyJ.access.token"
+
+
+@pytest.mark.parametrize(
+    ("error", "description", "shown_error", "shown_description"),
+    [
+        ("invalid_request", "echo S3CRET and S3CRET", "invalid_request", "echo <redacted> and <redacted>"),
+        ("S3CRET", None, "<redacted>", None),
+        ("invalid_grant", "", "invalid_grant", None),
+    ],
+)
+def test_our_secrets_are_cut_from_error_text(
+    error: str, description: str | None, shown_error: str, shown_description: str | None
+) -> None:
+    exc = oauth_error(error, description, 400, ("", "S3CRET"))
+    assert (exc.error, exc.description, exc.status) == (shown_error, shown_description, 400)
+    assert isinstance(exc, InvalidGrantError) == (error == "invalid_grant")
 
 
 def test_secrets_the_server_echoes_are_cut_before_the_description_is_shortened(oauth_server: LocalOAuth) -> None:

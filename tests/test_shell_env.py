@@ -109,6 +109,7 @@ def test_render_takes_pairs_too_and_checks_every_name_and_value() -> None:
         ("/opt/fish.EXE", "fish"),
         ("cmd", "cmd"),
         ("/bin/dash", "sh"),
+        ("/bin/bashX", "sh"),  # only slashes are trimmed: an unknown name is sh
     ],
 )
 def test_default_shell_aliases(shell_var: str, expected: str) -> None:

@@ -23,7 +23,7 @@ from scopedauth.cli.report import status_lines
 from scopedauth.config import Target
 from scopedauth.errors import AuthorizationDeniedError, InvalidGrantError, ScopedAuthError, TokenEndpointError
 from scopedauth.grants.manage import StatusEntry
-from scopedauth.text import ESCAPED_CATEGORIES, shown
+from scopedauth.text import ESCAPED_CATEGORIES, has_controls, shown
 
 OSC52 = "\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\x07"
 FAKE_LINE = "\r\nSigned in OK"
@@ -35,16 +35,18 @@ HOSTILE = (
 
 
 def unescape(text: str) -> str:
+    named = {"t": "\t", "n": "\n", "r": "\r"}
     return re.sub(
-        r"\\(?:x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8}))",
-        lambda m: chr(int(m.group(1) or m.group(2) or m.group(3), 16)),
+        r"\\(?:([tnr])|x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8}))",
+        lambda m: named[m.group(1)] if m.group(1) else chr(int(m.group(2) or m.group(3) or m.group(4), 16)),
         text,
     )
 
 
 def test_each_control_becomes_a_visible_escape() -> None:
     assert shown("a\x1bb") == "a\\x1bb"
-    assert shown("\x00\x07\t\n\r\x7f") == "\\x00\\x07\\x09\\x0a\\x0d\\x7f"
+    assert shown("\x00\x07\t\n\r\x7f") == "\\x00\\x07\\t\\n\\r\\x7f"
+    assert shown("\xad\u0600") == "\\xad\\u0600"  # soft hyphen and Arabic number sign: invisible formats
     assert shown("\x80\x9b\x9f") == "\\x80\\x9b\\x9f"
     assert shown("\u202eevil\u202c") == "\\u202eevil\\u202c"
     assert shown("\u2028\u2029\u200b\ufeff") == "\\u2028\\u2029\\u200b\\ufeff"
@@ -66,7 +68,7 @@ def test_non_strings_are_shown_as_their_str() -> None:
 
 def test_the_whole_osc52_write_and_fake_line_are_defused() -> None:
     out = shown(OSC52 + FAKE_LINE)
-    assert out == "\\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\\x07\\x0d\\x0aSigned in OK"
+    assert out == "\\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\\x07\\r\\nSigned in OK"
 
 
 def test_length_is_bounded_with_a_visible_cut() -> None:
@@ -74,13 +76,16 @@ def test_length_is_bounded_with_a_visible_cut() -> None:
     assert shown("x" * 11, limit=10) == "x" * 9 + "…"
     assert shown("xxxxxxxx\x1b", limit=10) == "xxxxxxxx…"  # an escape that does not fit is not split
     assert shown("xxxxx\x1b", limit=10) == "xxxxx\\x1b"
+    assert shown("x" * 9 + "\x1b", limit=10) == "x" * 9 + "…"  # room for the mark: nothing dropped
+    assert shown("\x1b" + "x", limit=4) == "…"
+    assert shown("ab", limit=1) == "…"
     assert shown("y" * 501) == "y" * 499 + "…"  # the default bound
     assert shown("\x1b" * 1000) == "\\x1b" * 124 + "…"
 
 
 def test_lines_mode_keeps_only_line_feeds() -> None:
-    assert shown("a\nb\r\nc\x1b", lines=True) == "a\nb\\x0d\nc\\x1b"
-    assert shown("a\nb") == "a\\x0ab"
+    assert shown("a\nb\r\nc\x1b", lines=True) == "a\nb\\r\nc\\x1b"
+    assert shown("a\nb") == "a\\nb"
 
 
 def test_lines_mode_has_a_larger_default_bound() -> None:
@@ -131,7 +136,7 @@ def test_server_fields_of_errors_are_sanitised_where_they_enter() -> None:
     for text in (str(exc), exc.error, exc.description or ""):
         assert "\x1b" not in text and "\r" not in text and "\x07" not in text and "\n" not in text
     assert exc.error == "invalid_grant\\x1b[2J"
-    assert str(exc).endswith("\\x0d\\x0aSigned in OK (HTTP 400)")
+    assert str(exc).endswith("\\r\\nSigned in OK (HTTP 400)")
     denied = AuthorizationDeniedError("access_denied\x9b", "\u202edeifitrec")
     assert (denied.error, denied.description) == ("access_denied\\x9b", "\\u202edeifitrec")
     assert str(denied) == "authorization refused by the server: access_denied\\x9b (\\u202edeifitrec)"
@@ -160,5 +165,12 @@ def test_status_lines_escape_what_the_store_holds() -> None:
     (line,) = status_lines([StatusEntry(target, None, "bad record \x1b[31m", "file\x9b")])
     assert "\x1b" not in line and "\x07" not in line and "\u202e" not in line and "\r" not in line
     assert "\n" not in line and "\x9b" not in line
-    assert "account=acc\\x0d\\x0a" in line and "client=cli\\x1b]0;pwned\\x07" in line
+    assert "account=acc\\r\\n" in line and "client=cli\\x1b]0;pwned\\x07" in line
     assert "scopes=sql\\u202e" in line and "error=bad record \\x1b[31m" in line and "backend=file\\x9b" in line
+
+
+def test_has_controls_means_c0_del_c1_or_a_lone_surrogate() -> None:
+    for bad in ("\x00", "\x1f", "\x7f", "\x80", "\x9f", "\ud800", "\udfff"):
+        assert has_controls(f"a{bad}b"), repr(bad)
+    for fine in ("", "plain", "\u202e", "\u200f", "\xa0", "\ufeff", "\U0001f600"):
+        assert not has_controls(fine), repr(fine)

@@ -55,7 +55,8 @@ def parse_query(query: str) -> Callback:
     if len(query) > MAX_QUERY:
         raise AuthorizationError(f"the callback query is longer than {MAX_QUERY} bytes")
     try:
-        values = parse_qs(query, keep_blank_values=True, strict_parsing=False, max_num_fields=50)
+        # not strict (parse_qs's default): browsers and servers leave empty pieces (``a=1&&b=2``)
+        values = parse_qs(query, keep_blank_values=True, max_num_fields=50)
     except ValueError as exc:
         raise AuthorizationError(f"the callback query is malformed ({exc})") from None
     for name in ("code", "state", "error", "error_description"):
@@ -77,18 +78,28 @@ def judge(callback: Callback, expected_state: str) -> str:
     carries our state. Raises :class:`AuthorizationError` whose ``args[1]`` is a
     :class:`Verdict` for requests to ignore (stray or forged).
     """
-    if callback.code is None and callback.error is None:
+    if callback.error is not None:
+        _check_state(callback, expected_state)
+        raise AuthorizationDeniedError(callback.error, callback.error_description)
+    if not callback.code:
         raise AuthorizationError("this request is not an authorization response", Verdict.STRAY)
-    state = callback.state or ""
-    # surrogatepass: a pasted line read under surrogateescape may hold lone surrogates; they
-    # must make a mismatch, not a UnicodeEncodeError
-    if not hmac.compare_digest(state.encode("utf-8", "surrogatepass"), expected_state.encode("utf-8", "surrogatepass")):
+    _check_state(callback, expected_state)
+    return callback.code
+
+
+def _check_state(callback: Callback, expected_state: str) -> None:
+    """FORGED unless the callback carries exactly our state (compared in constant time).
+
+    surrogatepass: a pasted line read under surrogateescape may hold lone surrogates; they must
+    make a mismatch, not a UnicodeEncodeError.
+    """
+    given = callback.state
+    if given is None or not hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected_state.encode("utf-8", "surrogatepass")
+    ):
         raise AuthorizationError(
             "the state does not match this login (a stale tab or a forged request)", Verdict.FORGED
         )
-    if callback.error is not None:
-        raise AuthorizationDeniedError(callback.error, callback.error_description)
-    return callback.code or ""
 
 
 def redirect_path(redirect_uri: str) -> str:
@@ -113,7 +124,7 @@ def parse_pasted(text: str, redirect_uri: str, expected_state: str) -> tuple[str
         raise not_an_address from None
     if not parts.scheme or not parts.netloc:
         raise not_an_address
-    same_host = (parts.hostname or "") == (want.hostname or "") and port == want.port
+    same_host = parts.hostname == want.hostname and port == want.port
     if parts.scheme != want.scheme or not same_host or (parts.path or "/") != (want.path or "/"):
         raise AuthorizationError(f"that address does not start with this login's redirect URI {redirect_uri}")
     callback = parse_query(parts.query)
@@ -122,8 +133,7 @@ def parse_pasted(text: str, redirect_uri: str, expected_state: str) -> tuple[str
     except AuthorizationDeniedError:
         raise
     except AuthorizationError as exc:
-        verdict = exc.args[1] if len(exc.args) > 1 else None
-        if verdict == Verdict.STRAY:
+        if exc.args[1:] == (Verdict.STRAY,):
             raise AuthorizationError(
                 "that address carries no authorization code; sign in first, then copy it"
             ) from None
