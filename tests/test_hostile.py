@@ -483,3 +483,21 @@ def test_nothing_is_stored_that_the_endpoint_did_not_issue(
     issued = {body["access_token"], body.get("refresh_token")} - {None}
     assert _stored_secrets(store) <= issued | before
     assert outcome.access_token in _stored_secrets(store)
+
+
+@settings(max_examples=300, deadline=None)
+@example(status=200, body=b'{"access_token": "eyJ.a", "token_type": "Bearer", "expires_in": 1e400}')
+@example(status=200, body=b'{"access_token": "eyJ.a", "token_type": "Bearer", "expires_in": ' + b"9" * 5000 + b"}")
+@given(
+    status=st.sampled_from([200, 200, 201, 302, 400, 401, 500]),
+    body=st.one_of(st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode())),
+)
+def test_any_raw_answer_is_a_token_or_a_typed_error(status: int, body: bytes) -> None:
+    """The parser's whole domain: any bytes with any status; nothing but TokenEndpointError escapes."""
+    try:
+        token = parse_token_answer(TARGET, status, body, token_endpoint=ENDPOINT)
+    except TokenEndpointError as exc:
+        for text in (exc.error, exc.description or ""):
+            assert not re.search(r"[\x00-\x1f\x7f-\x9f\u202e]", text)
+        return
+    assert status == 200 and token.token_type == "Bearer" and token.access_token
