@@ -94,12 +94,14 @@ def _check_state(callback: Callback, expected_state: str) -> None:
     make a mismatch, not a UnicodeEncodeError.
     """
     given = callback.state
-    if given is None or not hmac.compare_digest(
-        given.encode("utf-8", "surrogatepass"), expected_state.encode("utf-8", "surrogatepass")
-    ):
+    if given is None or not hmac.compare_digest(_utf8(given), _utf8(expected_state)):
         raise AuthorizationError(
             "the state does not match this login (a stale tab or a forged request)", Verdict.FORGED
         )
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 def redirect_path(redirect_uri: str) -> str:

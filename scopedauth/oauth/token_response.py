@@ -16,7 +16,8 @@ What a token answer must be (RFC 6749 §5.1, RFC 6750 §2.1), and what we add:
 * ``refresh_token`` (optional): printable ASCII without spaces (VSCHAR), at most 16384;
 * ``expires_in`` (optional): a whole number of seconds, 1 to 366 days (a string of digits too:
   some servers quote it);
-* ``scope`` (optional): scope-tokens separated by spaces (RFC 6749 §3.3), at most 4096.
+* ``scope`` (optional): printable ASCII, at most 4096, then :func:`scopedauth.config.parse_scopes`
+  (RFC 6749 §3.3 scope-tokens; the same rule as for scopes a user gives).
 
 An error answer (any status, ``error`` present) becomes the error it names; ``invalid_grant``
 is :class:`~scopedauth.errors.InvalidGrantError`. ``hide`` lists the secrets of our own request
@@ -52,7 +53,7 @@ MAX_SCOPE = 4096
 MAX_LIFETIME = 366 * 86400
 _ACCESS = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _REFRESH = re.compile(r"[\x21-\x7e]+")
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e ]*")
+_SCOPE = re.compile(r"[\x20-\x7e]*")  # then config.parse_scopes, the one rule for a scope's characters
 _SECONDS = re.compile(r"[0-9]{1,9}")
 
 
@@ -69,8 +70,8 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+def _no_constant(_name: str) -> Any:
+    raise ValueError  # NaN, Infinity, -Infinity: not JSON, whatever Python's json module allows
 
 
 def _invalid(why: str, status: int | None) -> TokenEndpointError:
@@ -143,7 +144,6 @@ def parse_token_response(
     return Token(
         target=target,
         access_token=access,
-        token_type="Bearer",
         expiry=None if seconds is None else now + timedelta(seconds=seconds),
         refresh_token=refresh_token or (previous.refresh_token if previous else None),
         granted_scopes=granted,
