@@ -19,10 +19,14 @@ do next; the CLI prints ``str(error)`` and maps each branch to an exit code.
     └── StorageError             keyring missing, locked, refused, or a record is corrupt
 
 No message ever contains a token: errors carry server error codes and descriptions, never
-request bodies.
+request bodies. The server's fields (``error``, ``description``) are passed through
+:func:`scopedauth.text.shown` as the error is built, so what a hostile server sent can never reach
+a terminal or a page raw, whoever prints the error and however.
 """
 
 from __future__ import annotations
+
+from .text import shown
 
 __all__ = [
     "AuthorizationDeniedError",
@@ -37,6 +41,9 @@ __all__ = [
     "StorageError",
     "TokenEndpointError",
 ]
+
+#: the longest OAuth error code kept (RFC 6749 codes are short ASCII words)
+ERROR_LIMIT = 100
 
 
 class ScopedAuthError(Exception):
@@ -75,6 +82,8 @@ class AuthorizationDeniedError(AuthorizationError):
     """The user clicked Deny, or the server refused the authorization request."""
 
     def __init__(self, error: str, description: str | None = None) -> None:
+        error = shown(error, ERROR_LIMIT)
+        description = None if description is None else shown(description)
         text = f"authorization refused by the server: {error}"
         if description:
             text += f" ({description})"
@@ -97,6 +106,8 @@ class TokenEndpointError(ScopedAuthError):
     exit_code = 6
 
     def __init__(self, error: str, description: str | None = None, status: int | None = None) -> None:
+        error = shown(error, ERROR_LIMIT)
+        description = None if description is None else shown(description)
         text = f"token endpoint error: {error}"
         if description:
             text += f": {description}"

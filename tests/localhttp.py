@@ -53,12 +53,17 @@ class LoopbackServer:
 class LocalOAuth(LoopbackServer):
     """A loopback stand-in for a workspace whose discovery documents the test writes.
 
-    The token endpoint records every POSTed form and answers with a fixed good token.
+    The token endpoint records every POSTed form and answers with ``answer`` (status, JSON value
+    or raw bytes): a fixed good token unless the test sets another.
     """
 
     def __init__(self) -> None:
         self.docs: dict[str, object] = {}
         self.token_posts: list[dict[str, list[str]]] = []
+        self.answer: tuple[int, object] = (
+            200,
+            {"access_token": "eyJ.local", "token_type": "Bearer", "expires_in": 3600},
+        )
         outer = self
 
         class Handler(QuietHandler):
@@ -68,7 +73,7 @@ class LocalOAuth(LoopbackServer):
 
             def do_POST(self) -> None:
                 outer.token_posts.append(parse_qs(self.read_body().decode(), keep_blank_values=True))
-                self.send_body(200, {"access_token": "eyJ.local", "token_type": "Bearer", "expires_in": 3600})
+                self.send_body(*outer.answer)
 
         super().__init__(Handler)
 

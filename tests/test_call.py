@@ -319,3 +319,18 @@ def test_body_is_byte_exact_in_a_pipe_and_ends_its_line_in_a_terminal(sandbox: S
     os.waitpid(pid, 0)
     os.close(fd)
     assert b"dashboards.genie\r\nHTTP 403" in seen, seen
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"message": "no\\n\\u001b[1ASigned in OK\\u202e"}',
+        '{"error_description": "' + "x" * 500 + '"}',
+        "plain\r\nSigned in OK\x1b]52;c;eA==\x07",
+    ],
+)
+def test_what_the_server_said_is_one_sanitised_line(body: str) -> None:
+    """Finding 7 for ``call``: the body's message is shown escaped, on one line, bounded."""
+    (said,) = [line for line in diagnose(facts(APP + "/api/x", 401, body)) if line.startswith("Server said: ")]
+    assert "\n" not in said and "\r" not in said and "\x1b" not in said and "\u202e" not in said
+    assert len(said) <= len("Server said: ") + 300

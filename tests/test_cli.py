@@ -296,3 +296,17 @@ def test_sandbox_command_serves_until_stopped() -> None:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--host", "https://adb-1.azuredatabricks.net"], ["--host", "https://adb-1.azuredatabricks.net", "-s", "sql"]],
+    ids=["picked-scopes", "given-scopes"],
+)
+def test_logout_with_nothing_stored_says_so_and_succeeds(args: list[str]) -> None:
+    """Like ``rm -f``: nothing to remove is not a failure, and no login command is suggested."""
+    res = run("logout", *args, "--storage", "file")
+    assert res.returncode == 0, res.stderr
+    assert "Nothing stored for https://adb-1.azuredatabricks.net client=databricks-cli" in res.stderr
+    assert res.stderr.rstrip().endswith("; nothing to do.")
+    assert "scopedauth login" not in res.stderr and res.stdout == ""

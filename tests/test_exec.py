@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -104,6 +105,7 @@ def test_metadata_service_refuses_anything_else(
     served: tuple[MetadataServer, scopedauth.Token, list[int]], change: dict[str, str], status: int
 ) -> None:
     server, token, calls = served
+    change = dict(change)  # the parametrize dict is shared by every run of this test: never mutate it
     url = server.url
     if "path" in change:
         url = url.rsplit("/", 1)[0] + change.pop("path")
@@ -111,6 +113,24 @@ def test_metadata_service_refuses_anything_else(
     assert answer.status_code == status
     assert token.access_token not in answer.text
     assert calls == []  # refused before any token was asked for
+
+
+@pytest.mark.parametrize("tail", ["/%C3%A9", "/\u00e9", "\u00e9", "/\U0001f600?x=1"])
+def test_metadata_service_answers_404_to_a_non_ascii_path(
+    served: tuple[MetadataServer, scopedauth.Token, list[int]], tail: str
+) -> None:
+    """Finding 13: comparing str with non-ASCII characters raised TypeError inside the handler."""
+    server, _, calls = served
+    status, body = server.answer(tail if tail.startswith("/") else "/" + tail, {"Host": "x"})
+    assert (status, body) == (404, {"error": "not_found"})
+    assert server.answer("/" + server.url.rsplit("/", 1)[1] + "\u00e9", {})[0] == 404
+    with socket.create_connection(("127.0.0.1", int(server.url.split(":")[2].split("/")[0]))) as raw:
+        raw.sendall(b"GET /\xc3\xa9 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := raw.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 404")
+    assert calls == []
 
 
 # -- the real databricks-sdk as the child -----------------------------------------------------------

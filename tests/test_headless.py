@@ -8,6 +8,7 @@ the browser was sent to into stdin (``--paste``).
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import socket
@@ -224,3 +225,19 @@ def test_unusable_redirect_uri_is_a_config_error(sandbox: Sandbox, uri: str) -> 
 def test_port_and_redirect_uri_must_agree(sandbox: Sandbox) -> None:
     res = run("login", "--host", sandbox.url, "--redirect-uri", "http://localhost:8031/cb", "--port", "8032")
     assert res.returncode == 2 and "disagree" in res.stderr
+
+
+def test_a_pasted_fragment_never_plants_a_token(sandbox: Sandbox, listener_port: int, tmp_path: Path) -> None:
+    """Finding 3: authlib reads a ``#access_token=…`` fragment as an implicit-grant answer.
+
+    The token must come from the token endpoint's answer to our own code exchange, never from
+    the pasted text, whatever its fragment says.
+    """
+    cli = Cli(*login_args(sandbox, listener_port, "--paste"))
+    url = authorize_url(cli.wait_for("Paste the address"))
+    state = state_of(url)
+    cli.send(consent(url) + f"#access_token=INJECTED&token_type=bearer&expires_in=3600&state={state}")
+    assert cli.finish() == 0, cli.stderr
+    (record,) = records(tmp_path).values()
+    assert record["access_token"] != "INJECTED" and "INJECTED" not in json.dumps(record)
+    assert sandbox.stats.code_exchanges == 1

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -164,3 +169,66 @@ def test_ipv6_loopback_answers_when_present(listener: Listener) -> None:
         pytest.skip("this machine has no ::1")
     resp = get(f"http://[::1]:{listener.port}/favicon.ico")
     assert resp.status_code == 404
+
+
+PRIVILEGED = """
+from scopedauth.errors import ListenerError
+from scopedauth.oauth.listener import Listener
+try:
+    Listener(redirect_uri="http://localhost:80", state="s" * 43, port=80)
+except ListenerError as exc:
+    print(exc)
+"""
+
+
+def test_a_privileged_port_is_reported_as_permission_denied_not_busy() -> None:
+    """Finding 15: EACCES said "port 80 is busy", sending people to look for a program that is not there."""
+    argv = [sys.executable, "-c", PRIVILEGED]
+    if os.geteuid() == 0:  # root may bind port 80: drop to nobody, as a normal user runs it
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv to drop privileges")
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+    elif int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text()) <= 80:
+        pytest.skip("this kernel lets every user bind port 80")
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr
+    message = done.stdout
+    assert "permission denied" in message.lower() and "busy" not in message
+    assert "port 80" in message and "--port" in message
+
+
+def test_other_bind_failures_name_their_real_cause() -> None:
+    from scopedauth.oauth.listener import _bind
+
+    with pytest.raises(ListenerError) as info:
+        _bind(socket.AF_INET, "192.0.2.1", 0)  # TEST-NET-1: no interface of this machine has it
+    assert "cannot listen on 192.0.2.1:0" in str(info.value)
+    assert "assign requested address" in str(info.value).lower() and "busy" not in str(info.value)
+
+
+@pytest.mark.parametrize("ok", [True, False], ids=["success", "failure"])
+def test_pages_show_controls_as_escapes(listener: Listener, ok: bool) -> None:
+    """Finding 7 for the browser: every value in a page goes through the same sanitiser, then HTML escaping."""
+    result: dict[str, requests.Response] = {}
+    browser = threading.Thread(target=lambda: result.setdefault("r", get(f"{base(listener)}/?code=abc&state={STATE}")))
+    browser.start()
+    listener.wait(10)
+    hostile = "a\u202eb\x1bc\x00d<e>"
+    if ok:
+        listener.complete(True, host=hostile, store="memory", scopes=[hostile], missing=[hostile])
+    else:
+        listener.complete(False, heading=hostile, message=hostile, detail=hostile, next_step=hostile)
+    browser.join(10)
+    text = result["r"].text
+    for raw in ("\u202e", "\x1b", "\x00", "<e>"):
+        assert raw not in text
+    # success: host, scope, missing; failure: title, heading, message, detail, next step
+    assert text.count("a\\u202eb\\x1bc\\x00d&lt;e&gt;") == (3 if ok else 5)
+
+
+def test_a_denied_redirect_shows_the_server_text_escaped(listener: Listener) -> None:
+    resp = get(f"{base(listener)}/?error=access_denied&error_description=no%C2%A0%E2%80%AEway&state={STATE}")
+    assert resp.status_code == 200
+    assert "no\u00a0\\u202eway" in resp.text and "\u202e" not in resp.text
+    with pytest.raises(AuthorizationDeniedError):
+        listener.wait(5)

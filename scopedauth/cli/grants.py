@@ -203,11 +203,8 @@ def logout(**kw: Any) -> None:
     if not results:
         say("Nothing stored; nothing to do.")
     for r in results:
-        what = (
-            "revoked and deleted"
-            if r.revoked and r.deleted
-            else "deleted (not revoked)"
-            if r.deleted
-            else "nothing stored"
-        )
-        say(f"{r.target.describe()}: {what}")
+        if not r.deleted:
+            described = r.target.describe() if r.target.scopes else r.target.describe().rsplit(" scopes=", 1)[0]
+            say(f"Nothing stored for {described}; nothing to do.")
+            continue
+        say(f"{r.target.describe()}: {'revoked and deleted' if r.revoked else 'deleted (not revoked)'}")

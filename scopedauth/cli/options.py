@@ -16,6 +16,7 @@ import click
 
 from ..config import STORAGE_KINDS
 from ..errors import ScopedAuthError
+from ..text import shown
 from .logs import error_line
 
 __all__ = [
@@ -32,7 +33,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def say(message: str) -> None:
-    click.echo(message, err=True)
+    """A message for people: stderr, sanitised (:func:`scopedauth.text.shown`, our line feeds kept)."""
+    click.echo(shown(message, lines=True), err=True)
 
 
 class _Seconds(click.FloatRange):

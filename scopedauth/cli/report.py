@@ -6,6 +6,7 @@ from typing import Any
 
 from ..config import Target
 from ..grants.manage import StatusEntry
+from ..text import shown
 from ..tokens import format_time, utcnow
 
 __all__ = ["state_of", "status_json", "status_lines"]
@@ -65,13 +66,15 @@ def _human(seconds: int | None) -> str:
 
 
 def status_lines(entries: list[StatusEntry], served: Target | None = None) -> list[str]:
+    """One line per entry; every field read from the store is shown through :func:`shown`."""
     lines = []
     for e in entries:
-        where = e.target.host + (f" account={e.target.account_id}" if e.target.account_id else "")
+        t = e.target
+        where = shown(t.host) + (f" account={shown(t.account_id)}" if t.account_id else "")
         lines.append(
-            f"{where}  client={e.target.client_id}  scopes={' '.join(e.target.scopes) or '-'}  "
-            f"expires={_human(_expires_in(e))}  state={state_of(e)}  backend={e.backend}"
-            + (f"  error={e.error}" if e.error else "")
+            f"{where}  client={shown(t.client_id)}  scopes={shown(' '.join(t.scopes)) or '-'}  "
+            f"expires={_human(_expires_in(e))}  state={state_of(e)}  backend={shown(e.backend)}"
+            + (f"  error={shown(e.error)}" if e.error else "")
             + ("  <- serves this request" if served is not None and e.target == served else "")
         )
     return lines

@@ -64,7 +64,7 @@ def _default_read_line(prompt: str) -> str:
 
 
 def _read_pasted(read_line: Callable[[str], str], redirect: str, state: str, say: Callable[[str], None]) -> str:
-    """The pasted callback URL, asking again after a paste that is not this login's redirect.
+    """The code in the pasted callback URL, asking again after a paste that is not this login's redirect.
 
     End of input (``read_line`` raising) and an error redirect carrying our state (the user or
     the server refused) end the login at once; retyping cannot change those.
@@ -74,7 +74,7 @@ def _read_pasted(read_line: Callable[[str], str], redirect: str, state: str, say
         try:
             if not text.strip():
                 raise AuthorizationError("nothing was pasted")
-            callback_url, _ = parse_pasted(text, redirect, state)
+            _, code = parse_pasted(text, redirect, state)
         except AuthorizationDeniedError:
             raise
         except AuthorizationError as exc:
@@ -83,7 +83,7 @@ def _read_pasted(read_line: Callable[[str], str], redirect: str, state: str, say
             left = PASTE_ATTEMPTS - attempt
             say(f"That did not work: {exc}. Try again ({left} {'attempt' if left == 1 else 'attempts'} left).")
             continue
-        return callback_url
+        return code
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -120,10 +120,8 @@ def run_login(
         say(f"Open this URL in any browser and sign in:\n\n  {url}\n")
         shown = redirect if urlsplit(redirect).path else redirect + "/"
         say(f"The browser will then fail to load {shown}?code=…; that is expected. Copy that whole address.")
-        callback_url = _read_pasted(read_line or _default_read_line, redirect, state, say)
-        token = oauth.exchange_code(
-            target, endpoints, callback_url=callback_url, state=state, verifier=verifier, redirect_uri=redirect
-        )
+        code = _read_pasted(read_line or _default_read_line, redirect, state, say)
+        token = oauth.exchange_code(target, endpoints, code=code, verifier=verifier, redirect_uri=redirect)
         store.save(token)
         _report(token, say)
         return token
@@ -142,11 +140,9 @@ def run_login(
             say(f"Open this URL in a browser to sign in to {target.host}:\n\n  {url}\n")
             say(f"On a remote machine, forward the port first:  ssh -L {bind_port}:localhost:{bind_port} <this-host>")
         say(f"Waiting up to {int(timeout)}s for the redirect to {redirect} (Ctrl-C to cancel)…")
-        callback_url, _ = listener.wait(timeout)
+        _, code = listener.wait(timeout)
         try:
-            token = oauth.exchange_code(
-                target, endpoints, callback_url=callback_url, state=state, verifier=verifier, redirect_uri=redirect
-            )
+            token = oauth.exchange_code(target, endpoints, code=code, verifier=verifier, redirect_uri=redirect)
             store.save(token)
         except ScopedAuthError as exc:
             listener.complete(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import Target
+from ..config import Target, resolve_target
 from ..errors import LoginRequiredError, ScopedAuthError, StorageError
 from ..storage.store import TokenStore
 from ..tokens import Token
@@ -198,12 +198,18 @@ def logout(
     revoke: bool = True,
     **options: Any,
 ) -> list[LogoutResult]:
-    """Revoke (RFC 7009, when advertised) and delete stored grants, kept client secrets and lock files."""
+    """Revoke (RFC 7009, when advertised) and delete stored grants, kept client secrets and lock files.
+
+    Logging out of what is not stored is not an error: its result says ``deleted=False``.
+    """
     from ..storage.locks import lock_path, target_lock
     from .m2m import forget_secret
 
     st = store_for(store)
-    chosen = st.targets() if all_targets else [resolve(target, store=st, **options)]
+    try:
+        chosen = st.targets() if all_targets else [resolve(target, store=st, **options)]
+    except LoginRequiredError:  # nothing stored for that host: nothing to log out of (like rm -f)
+        return [LogoutResult(target or resolve_target(**options), revoked=False, deleted=False)]
     results = []
     for tgt in chosen:
         with target_lock(tgt.key):

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from ..config import OFFLINE_ACCESS, Target, parse_scopes
 from ..errors import ConfigError
+from ..text import shown
 from ..tokens import CLIENT_CREDENTIALS, Grant
 
 __all__ = [
@@ -102,14 +103,15 @@ def _origin(url: str) -> str:
 
 
 def _server_message(body: str) -> str:
+    """What the server said, as one line shown through :func:`scopedauth.text.shown` (300 at most)."""
     try:
         data = json.loads(body)
     except ValueError:
-        return " ".join(body.split())[:300]
+        return shown(" ".join(body.split()), 300)
     if isinstance(data, dict):
         for key in ("message", "error_description", "detail", "error"):
             if isinstance(data.get(key), str):
-                return str(data[key])[:300]
+                return shown(data[key], 300)
     return ""
 
 

@@ -136,7 +136,10 @@ class MetadataServer:
         """(status, JSON body) for one GET: the checks, then the token."""
         port = self._server.server_port if self._server else 0
         lower = {k.lower(): v for k, v in headers.items()}
-        if not hmac.compare_digest(path.split("?", 1)[0].rstrip("/"), f"/{self._secret}"):
+        # bytes: compare_digest refuses str holding non-ASCII (http.server decodes the request
+        # line as latin-1, so any byte can arrive), and a TypeError there is a traceback, not a 404
+        asked = path.split("?", 1)[0].rstrip("/").encode("utf-8", "surrogatepass")
+        if not hmac.compare_digest(asked, f"/{self._secret}".encode()):
             return 404, {"error": "not_found"}
         if lower.get("host") not in (f"127.0.0.1:{port}", f"localhost:{port}"):
             return 403, {"error": "forbidden", "error_description": "wrong Host header"}

@@ -2,7 +2,12 @@
 
 The listener and the ``--paste`` flow both end here, so one set of rules decides what counts:
 a query must be a well-formed ``application/x-www-form-urlencoded`` string of bounded size,
-``state`` must equal ours (constant-time), and then either ``code`` or ``error`` decides.
+``state`` must equal ours (constant-time), and then either ``code`` or ``error`` decides. A value
+holding a control character (C0, DEL, C1) or longer than :data:`MAX_VALUE` is refused outright.
+
+A pasted address loses its ``#fragment`` here: the authorization-code flow never puts anything
+there, and a fragment saying ``access_token=…`` is what an implicit-grant client (authlib's
+``fetch_token`` among them) would store as a token the server never issued to us.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import AuthorizationDeniedError, AuthorizationError
+from ..text import has_controls
 
 __all__ = [
     "MAX_QUERY",
+    "MAX_VALUE",
     "Callback",
     "IgnoredCallbackError",
     "Verdict",
@@ -26,6 +33,8 @@ __all__ = [
 ]
 
 MAX_QUERY = 8192
+#: the longest code, state, error or description taken; longer is not a plausible value
+MAX_VALUE = 4096
 
 
 class Verdict(enum.Enum):
@@ -65,12 +74,13 @@ def parse_query(query: str) -> Callback:
     if len(query) > MAX_QUERY:
         raise AuthorizationError(f"the callback query is longer than {MAX_QUERY} bytes")
     try:
-        values = parse_qs(query, keep_blank_values=True, strict_parsing=False, max_num_fields=50)
+        # not strict (parse_qs's default): browsers and servers leave empty pieces (``a=1&&b=2``)
+        values = parse_qs(query, keep_blank_values=True, max_num_fields=50)
     except ValueError as exc:
         raise AuthorizationError(f"the callback query is malformed ({exc})") from None
     for name in ("code", "state", "error", "error_description"):
         value = _one(values, name)
-        if value is not None and (len(value) > 4096 or any(ord(c) < 0x20 for c in value)):
+        if value is not None and (len(value) > MAX_VALUE or has_controls(value)):
             raise AuthorizationError(f"the callback's {name!r} is not a plausible value")
     return Callback(
         code=_one(values, "code") or None,
@@ -87,18 +97,30 @@ def judge(callback: Callback, expected_state: str) -> str:
     carries our state. Raises :class:`IgnoredCallbackError`, whose ``verdict`` says why, for
     requests to ignore (stray or forged).
     """
-    if callback.code is None and callback.error is None:
+    if callback.error is not None:
+        _check_state(callback, expected_state)
+        raise AuthorizationDeniedError(callback.error, callback.error_description)
+    if not callback.code:
         raise IgnoredCallbackError("this request is not an authorization response", Verdict.STRAY)
-    state = callback.state or ""
-    # surrogatepass: a pasted line read under surrogateescape may hold lone surrogates; they
-    # must make a mismatch, not a UnicodeEncodeError
-    if not hmac.compare_digest(state.encode("utf-8", "surrogatepass"), expected_state.encode("utf-8", "surrogatepass")):
+    _check_state(callback, expected_state)
+    return callback.code
+
+
+def _check_state(callback: Callback, expected_state: str) -> None:
+    """FORGED unless the callback carries exactly our state (compared in constant time).
+
+    surrogatepass: a pasted line read under surrogateescape may hold lone surrogates; they must
+    make a mismatch, not a UnicodeEncodeError.
+    """
+    given = callback.state
+    if given is None or not hmac.compare_digest(_utf8(given), _utf8(expected_state)):
         raise IgnoredCallbackError(
             "the state does not match this login (a stale tab or a forged request)", Verdict.FORGED
         )
-    if callback.error is not None:
-        raise AuthorizationDeniedError(callback.error, callback.error_description)
-    return callback.code or ""
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 def redirect_path(redirect_uri: str) -> str:
@@ -108,9 +130,10 @@ def redirect_path(redirect_uri: str) -> str:
 def parse_pasted(text: str, redirect_uri: str, expected_state: str) -> tuple[str, str]:
     """Check a pasted browser address against our redirect URI and state.
 
-    Returns ``(callback_url, code)``; raises AuthorizationError with a hint for anything else.
+    Returns ``(callback_url, code)``, the address without its fragment; raises
+    AuthorizationError with a hint for anything else.
     """
-    pasted = text.strip()
+    pasted = text.strip().partition("#")[0]
     not_an_address = AuthorizationError(
         f"that is not the address from the browser's address bar; paste the whole URL starting with {redirect_uri}"
     )
@@ -122,7 +145,7 @@ def parse_pasted(text: str, redirect_uri: str, expected_state: str) -> tuple[str
         raise not_an_address from None
     if not parts.scheme or not parts.netloc:
         raise not_an_address
-    same_host = (parts.hostname or "") == (want.hostname or "") and port == want.port
+    same_host = parts.hostname == want.hostname and port == want.port
     if parts.scheme != want.scheme or not same_host or (parts.path or "/") != (want.path or "/"):
         raise AuthorizationError(f"that address does not start with this login's redirect URI {redirect_uri}")
     callback = parse_query(parts.query)

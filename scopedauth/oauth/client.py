@@ -1,26 +1,26 @@
 """The token endpoint, spoken through authlib's ``OAuth2Session``.
 
 Four grants — authorization code (+PKCE), refresh, client credentials, token exchange — and
-revocation. Every response goes through :func:`parse_token_response`, which turns whatever the
-server sent into a :class:`~scopedauth.tokens.Token` or a typed error, so a proxy's HTML error
-page or a token without ``access_token`` can never be stored. authlib is imported inside the
-functions: the hot path never touches it.
+revocation. authlib builds and sends each request; every answer, raw, goes through
+:func:`~scopedauth.oauth.token_response.parse_token_answer`, the one parser that turns whatever
+the server sent into a :class:`~scopedauth.tokens.Token` or a typed error, so a proxy's HTML
+error page, a token in a 400 or a token without ``access_token`` can never be stored. authlib is
+imported inside the functions: the hot path never touches it.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable, Mapping
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from ..config import DEFAULT_CLIENT_ID, OFFLINE_ACCESS, Target, parse_scopes
-from ..errors import ConfigError, InvalidGrantError, TokenEndpointError
-from ..tokens import Token, utcnow
+from ..config import DEFAULT_CLIENT_ID, OFFLINE_ACCESS, Target
+from ..errors import InvalidGrantError, TokenEndpointError
+from ..tokens import Token
 from . import transport
 from .endpoints import Endpoints, check_secure
+from .token_response import oauth_error, parse_token_answer, parse_token_response
 
 __all__ = [
     "TOKEN_EXCHANGE_GRANT",
@@ -36,7 +36,6 @@ __all__ = [
 
 log = logging.getLogger("scopedauth")
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
-_MAX_LIFETIME = 366 * 86400
 
 
 def authorize_url(target: Target, endpoints: Endpoints, *, redirect_uri: str, challenge: str, state: str) -> str:
@@ -54,55 +53,6 @@ def authorize_url(target: Target, endpoints: Endpoints, *, redirect_uri: str, ch
     return endpoints.authorization_endpoint + sep + urlencode(query)
 
 
-def parse_token_response(target: Target, data: object, *, token_endpoint: str, previous: Token | None = None) -> Token:
-    """Validate a token-endpoint JSON object and build the record.
-
-    ``previous`` is the record being refreshed: a server that does not rotate the refresh token
-    keeps the old one, and one that omits ``scope`` keeps the granted set.
-    """
-    if not isinstance(data, Mapping):
-        raise TokenEndpointError("invalid_response", "the token endpoint did not return a JSON object")
-    if "error" in data:
-        raise _oauth_error(data.get("error"), data.get("error_description"), None)
-    access = data.get("access_token")
-    if not isinstance(access, str) or not access or len(access) > 65536:
-        raise TokenEndpointError("invalid_response", "the response has no access_token")
-    token_type = data.get("token_type", "Bearer")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise TokenEndpointError("invalid_response", f"unsupported token_type {str(token_type)[:40]!r}")
-    refresh_token = data.get("refresh_token")
-    if refresh_token is not None and (not isinstance(refresh_token, str) or not refresh_token):
-        raise TokenEndpointError("invalid_response", "the refresh_token is not a string")
-    now = utcnow()
-    expiry = None
-    expires_in = data.get("expires_in")
-    if expires_in is not None:
-        try:
-            seconds = float(expires_in)
-        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float range
-            raise TokenEndpointError("invalid_response", "expires_in is not a number") from None
-        if not math.isfinite(seconds) or seconds <= 0 or seconds > _MAX_LIFETIME:
-            raise TokenEndpointError("invalid_response", "expires_in is out of range")
-        expiry = now + timedelta(seconds=seconds)
-    scope = data.get("scope")
-    if scope is not None and not isinstance(scope, str):
-        raise TokenEndpointError("invalid_response", "scope is not a string")
-    try:
-        granted = parse_scopes(scope) if scope else (previous.granted_scopes if previous else target.scopes)
-    except ConfigError:
-        raise TokenEndpointError("invalid_response", "scope holds characters no scope may have") from None
-    return Token(
-        target=target,
-        access_token=access,
-        token_type="Bearer",
-        expiry=expiry,
-        refresh_token=refresh_token or (previous.refresh_token if previous else None),
-        granted_scopes=granted,
-        token_endpoint=token_endpoint,
-        obtained_at=now,
-    )
-
-
 def redacted(exc: TokenEndpointError, secret: str) -> TokenEndpointError:
     """``exc`` again, with ``secret`` cut out of the server's description (a server may echo it)."""
     if not secret or secret not in (exc.description or ""):
@@ -110,17 +60,38 @@ def redacted(exc: TokenEndpointError, secret: str) -> TokenEndpointError:
     return type(exc)(exc.error, (exc.description or "").replace(secret, "<redacted>"), exc.status)
 
 
-def _oauth_error(error: object, description: object, status: int | None) -> TokenEndpointError:
-    code = str(error)[:100] if error else "unknown_error"
-    desc = str(description)[:500] if description else None
-    cls = InvalidGrantError if code == "invalid_grant" else TokenEndpointError
-    return cls(code, desc, status)
+def _session_class() -> Any:
+    """authlib's OAuth2Session, made to hand the raw answer back and never read a token from a URL.
+
+    authlib builds and sends each request (client authentication, PKCE, the form); the answer
+    is kept as it came (``session.answer``) for :func:`parse_token_answer`, before authlib would
+    judge it by its own, looser rules. ``token_from_fragment`` is authlib's implicit-grant branch
+    (taken for any ``authorization_response`` holding ``#``): it is closed, and
+    :func:`exchange_code` never passes an ``authorization_response`` in the first place.
+    """
+    global _SESSION_CLASS
+    if _SESSION_CLASS is None:
+        from authlib.integrations.requests_client import OAuth2Session
+
+        class AnswerSession(OAuth2Session):  # type: ignore[misc]
+            answer: Any = None
+
+            def parse_response_token(self, resp: Any) -> dict[str, Any]:
+                self.answer = resp
+                return {"refresh_token": None}  # keeps authlib's refresh path from touching its own token
+
+            def token_from_fragment(self, authorization_response: str, state: str | None = None) -> Any:
+                raise TokenEndpointError("invalid_request", "a token is never taken from a URL fragment")
+
+        _SESSION_CLASS = AnswerSession
+    return _SESSION_CLASS
+
+
+_SESSION_CLASS: Any = None
 
 
 def _session(target: Target, *, client_secret: str | None = None, idempotent: bool = False) -> Any:
-    from authlib.integrations.requests_client import OAuth2Session
-
-    session = OAuth2Session(
+    session = _session_class()(
         client_id=target.client_id,
         client_secret=client_secret,
         token_endpoint_auth_method="client_secret_basic" if client_secret else "none",
@@ -129,55 +100,67 @@ def _session(target: Target, *, client_secret: str | None = None, idempotent: bo
     return transport.new_session(session, idempotent=idempotent)
 
 
-def _call(url: str, send: Callable[[], Any]) -> Mapping[str, Any]:
-    """Run one authlib token call and map every failure onto the error tree."""
+def _call(
+    target: Target,
+    session: Any,
+    url: str,
+    send: Callable[[], Any],
+    *,
+    previous: Token | None = None,
+    hide: tuple[str | None, ...] = (),
+) -> Token:
+    """Send one token request through authlib; its answer goes to :func:`parse_token_answer`."""
     import requests
     from authlib.common.errors import AuthlibBaseError
 
     check_secure(url, "token endpoint")
+    secrets = tuple(s for s in hide if s)
     try:
-        result = send()
+        send()
     except AuthlibBaseError as exc:
-        raise _oauth_error(exc.error, exc.description, None) from None
-    except requests.HTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else None
-        raise TokenEndpointError("server_error", "the token endpoint failed", status) from None
+        raise oauth_error(exc.error, exc.description, None, secrets) from None
     except requests.RequestException as exc:
         raise transport.network_error(exc, url) from None
-    except ValueError as exc:  # authlib: body is not a JSON object
-        raise TokenEndpointError("invalid_response", str(exc)[:200]) from None
-    except (TypeError, OverflowError):  # authlib's OAuth2Token does int() on expires_in / expires_at as sent
-        raise TokenEndpointError("invalid_response", "expires_in or expires_at is not a number") from None
-    if not isinstance(result, Mapping):
-        raise TokenEndpointError("invalid_response", "the token endpoint did not return a JSON object")
-    return result
+    except ValueError:  # the form could not be encoded (requests, authlib)
+        raise TokenEndpointError("invalid_request", "the token request could not be built") from None
+    answer = session.answer
+    if answer is None:  # pragma: no cover - authlib always sends when it does not raise
+        raise TokenEndpointError("invalid_response", "the token endpoint gave no answer")
+    return parse_token_answer(
+        target, answer.status_code, answer.content, token_endpoint=url, previous=previous, hide=secrets
+    )
 
 
 def exchange_code(
     target: Target,
     endpoints: Endpoints,
     *,
-    callback_url: str,
-    state: str,
+    code: str,
     verifier: str,
     redirect_uri: str,
 ) -> Token:
-    """Trade the authorization code in ``callback_url`` for tokens (authlib re-checks ``state``)."""
+    """Trade an authorization code (already judged against our state) for tokens.
+
+    Only the code travels: never the callback address, whose fragment authlib would read as
+    an implicit-grant token.
+    """
     session = _session(target)
     url = endpoints.token_endpoint
-    data = _call(
+    return _call(
+        target,
+        session,
         url,
         lambda: session.fetch_token(
             url,
-            authorization_response=callback_url,
-            state=state,
+            grant_type="authorization_code",
+            code=code,
             code_verifier=verifier,
             redirect_uri=redirect_uri,
             scope=" ".join(target.scopes),
             **transport.request_kwargs(url),
         ),
+        hide=(code, verifier),
     )
-    return parse_token_response(target, data, token_endpoint=url)
 
 
 def refresh(token: Token) -> Token:
@@ -186,11 +169,14 @@ def refresh(token: Token) -> Token:
         raise InvalidGrantError("invalid_grant", "there is no refresh token to use")
     session = _session(token.target)
     url = token.token_endpoint
-    data = _call(
+    return _call(
+        token.target,
+        session,
         url,
         lambda: session.refresh_token(url, refresh_token=token.refresh_token, **transport.request_kwargs(url)),
+        previous=token,
+        hide=(token.refresh_token, token.access_token),
     )
-    return parse_token_response(token.target, data, token_endpoint=url, previous=token)
 
 
 def _unattended_scope(target: Target) -> str:
@@ -207,13 +193,15 @@ def client_credentials(target: Target, endpoints: Endpoints, client_secret: str)
     """Service principal (M2M): nothing to replay, so 5xx are retried too."""
     session = _session(target, client_secret=client_secret, idempotent=True)
     url = endpoints.token_endpoint
-    data = _call(
+    return _call(
+        target,
+        session,
         url,
         lambda: session.fetch_token(
             url, grant_type="client_credentials", scope=_unattended_scope(target), **transport.request_kwargs(url)
         ),
+        hide=(client_secret,),
     )
-    return parse_token_response(target, data, token_endpoint=url)
 
 
 def token_exchange(target: Target, endpoints: Endpoints, subject_token: str, subject_token_type: str) -> Token:
@@ -228,7 +216,9 @@ def token_exchange(target: Target, endpoints: Endpoints, subject_token: str, sub
     session = _session(target)
     url = endpoints.token_endpoint
     account_wide = target.client_id == DEFAULT_CLIENT_ID
-    data = _call(
+    return _call(
+        target,
+        session,
         url,
         lambda: session.fetch_token(
             url,
@@ -239,8 +229,8 @@ def token_exchange(target: Target, endpoints: Endpoints, subject_token: str, sub
             scope=_unattended_scope(target),
             **transport.request_kwargs(url),
         ),
+        hide=(subject_token,),
     )
-    return parse_token_response(target, data, token_endpoint=url)
 
 
 def _no_client_auth(request: Any) -> Any:

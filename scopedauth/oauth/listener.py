@@ -10,6 +10,7 @@ Rules, each from a past incident in some OAuth CLI:
   the listener keeps waiting.
 * The page is truthful: the handler holds the browser's request until the code has been
   exchanged and the token stored, then says "Signed in" with the granted scopes, or what failed.
+  Every value in a page goes through :func:`scopedauth.text.shown`, then Jinja's HTML escaping.
 * The port is released in every case (``close`` in ``finally``).
 """
 
@@ -20,6 +21,7 @@ import errno
 import logging
 import queue
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AuthorizationDeniedError, AuthorizationError, CallbackTimeoutError, ListenerError
+from ..text import shown
 from .callback import MAX_QUERY, IgnoredCallbackError, Verdict, judge, parse_query, redirect_path
 
 __all__ = ["Listener", "Outcome", "templates_dir"]
@@ -75,7 +78,20 @@ def _bind(family: int, host: str, port: int) -> socket.socket | None:
         sock.close()
         if family == socket.AF_INET6 and exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT):
             return None  # no IPv6 loopback on this machine
-        if exc.errno in (errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEADDRINUSE", -1)):
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            # Windows answers EACCES (WSAEACCES) for a port another program holds exclusively or that
+            # it reserves; POSIX for a privileged port. Neither is "busy" in the POSIX sense.
+            why = (
+                "is held exclusively by another program or reserved by Windows "
+                "(netsh interface ipv4 show excludedportrange protocol=tcp)"
+                if sys.platform == "win32"
+                else "cannot be used: permission denied (ports below 1024 need privileges on most systems)"
+            )
+            raise ListenerError(
+                f"port {port} on {host} {why}. Use --port N with a redirect URI http://localhost:N that your "
+                "OAuth client has registered (databricks-cli accepts only 8020 by default)"
+            ) from None
+        if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
             raise ListenerError(
                 f"port {port} on {host} is busy (another login, or another program). Finish or cancel the "
                 f"other login, stop the program holding it (e.g. `lsof -i :{port}`), or use --port N with a "
@@ -84,6 +100,14 @@ def _bind(family: int, host: str, port: int) -> socket.socket | None:
             ) from None
         raise ListenerError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     return sock
+
+
+def _shown(context: dict[str, Any]) -> dict[str, Any]:
+    """Every text in a page's context through :func:`scopedauth.text.shown` (Jinja then escapes HTML)."""
+    return {
+        key: [shown(v) for v in value] if isinstance(value, list) else shown(value) if isinstance(value, str) else value
+        for key, value in context.items()
+    }
 
 
 class Listener:
@@ -145,7 +169,7 @@ class Listener:
         app.config["MAX_CONTENT_LENGTH"] = 0
 
         def page(template: str, status: int, **context: Any) -> Response:
-            resp = Response(render_template(template, **context), status=status, mimetype="text/html")
+            resp = Response(render_template(template, **_shown(context)), status=status, mimetype="text/html")
             resp.headers.update(_SECURITY_HEADERS)
             return resp
 
