@@ -108,8 +108,9 @@ class HostedService:
         The browser's pending login is taken (single use) before anything else, so a replayed
         or forged callback also spends it. Nothing is written unless every check passes.
         """
-        attempt = self.store.take_attempt(digest(browser), time.time()) if browser else None
-        if attempt is None or attempt.tenant != self.tenant:
+        browser_hash = digest(browser) if browser else ""
+        attempt = self.store.take_attempt(browser_hash, time.time()) if browser else None
+        if attempt is None or attempt.tenant != self.tenant or attempt.browser_hash != browser_hash:
             raise CallbackError("no sign-in is in progress in this browser (or it expired); start again")
         if not hmac.compare_digest(attempt.state_hash, digest(params.get("state", ""))):
             raise CallbackError("the sign-in answer does not belong to this browser's sign-in (state mismatch)")
@@ -118,7 +119,7 @@ class HostedService:
         code = params.get("code")
         if not code:
             raise CallbackError("the sign-in answer carries no authorization code")
-        verifier = self.keys.decrypt(attempt.kid, attempt.ciphertext, _attempt_aad(attempt.browser_hash, self.tenant))
+        verifier = self.keys.decrypt(attempt.kid, attempt.ciphertext, _attempt_aad(browser_hash, self.tenant))
         token, raw = self.client.exchange_code(code, verifier.decode("ascii"))
         subject = self.client.subject(token, raw)
         cookie = secrets.token_urlsafe(32)
@@ -144,9 +145,15 @@ class HostedService:
 
     # -- requests ---------------------------------------------------------------------------
     def lookup(self, cookie: str | None) -> SessionRow:
-        """The live session row of this cookie, for this app's tenant and client only."""
-        row = self.store.get_session(digest(cookie)) if cookie else None
-        if row is None or row.tenant != self.tenant or row.client_id != self.target.client_id:
+        """The live session row of this cookie, for this app's tenant and client only.
+
+        The row must also name the cookie's own hash: its ciphertext is bound to the row's
+        ``id_hash`` field, so a whole row copied under another key (a Redis hash is a bag of
+        fields) would otherwise decrypt for the wrong browser.
+        """
+        id_hash = digest(cookie) if cookie else ""
+        row = self.store.get_session(id_hash) if cookie else None
+        if row is None or row.id_hash != id_hash or not self._ours(row):
             raise NotSignedInError("not signed in")
         if row.revoked_at is not None or row.absolute_expiry <= time.time():
             raise NotSignedInError("this sign-in ended; sign in again")
@@ -162,6 +169,10 @@ class HostedService:
     def session_for(self, cookie: str | None, row: SessionRow | None = None) -> SessionInfo:
         row = row if row is not None else self.lookup(cookie)
         return SessionInfo(row.subject, row.tenant, tuple(row.scopes.split()), row.created_at)
+
+    def _ours(self, row: SessionRow) -> bool:
+        """This app's row: its tenant (workspace) and its OAuth client, of all sharing the store."""
+        return row.tenant == self.tenant and row.client_id == self.target.client_id
 
     # -- logout -----------------------------------------------------------------------------
     def logout(self, cookie: str | None) -> None:
