@@ -177,13 +177,17 @@ class HostedService:
     # -- logout -----------------------------------------------------------------------------
     def logout(self, cookie: str | None) -> None:
         """Revoke at the workspace (when it can), then delete the row: every replica sees it at once."""
-        row = self.store.get_session(digest(cookie)) if cookie else None
-        if row is not None and row.tenant == self.tenant:
+        id_hash = digest(cookie) if cookie else ""
+        row = self.store.get_session(id_hash) if cookie else None
+        if row is not None and row.id_hash == id_hash and self._ours(row):
             self._end(row)
 
     def logout_all(self, subject: str) -> int:
-        """End every session of ``subject`` on this workspace; returns how many."""
-        rows = self.store.sessions_of(self.tenant, subject)
+        """End every session of ``subject`` in this app (workspace and client); returns how many.
+
+        Other apps sharing the store keep theirs: their tokens are not this client's to revoke.
+        """
+        rows = [row for row in self.store.sessions_of(self.tenant, subject) if self._ours(row)]
         for row in rows:
             self._end(row)
         return len(rows)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from scopedauth.hosted.model import digest
+from scopedauth.hosted.flaskapp import HostedAuth
+from scopedauth.hosted.model import HostedStore, digest
 from scopedauth.sandbox import Sandbox
 
+from ..conftest import free_port
 from .conftest import Replica
-from .webapp import Browser
+from .webapp import CLIENT_SECRET, Browser
 
 
 @pytest.mark.parametrize("store_url", ["redis"], indirect=True)
@@ -30,3 +32,29 @@ def test_a_whole_session_hash_copied_under_another_key_serves_nobody(replica: Re
     answer = mallory.get(replica.url + "/api/whoami")
     assert answer.status_code == 401, answer.text
     assert alices_token not in answer.text
+
+
+def test_another_app_on_the_same_store_cannot_end_this_apps_sessions(
+    replica: Replica, sandbox: Sandbox, store: HostedStore, key_spec: str
+) -> None:
+    """Attack: a second app (another OAuth client) on the same workspace and store calls
+    ``logout_all(user)`` or gets this app's cookie to its logout route. It ended this app's
+    sessions (and sent this app's refresh token to the revocation endpoint as the other client)."""
+    browser = Browser()
+    browser.sign_in(replica.url, sandbox)
+    port = free_port()
+    redirect_uri = f"http://127.0.0.1:{port}/auth/callback"
+    sandbox.add_web_client("other-app", CLIENT_SECRET, [redirect_uri])
+    other = HostedAuth(
+        host=sandbox.url,
+        client_id="other-app",
+        client_secret=CLIENT_SECRET,
+        scopes="sql",
+        redirect_uri=redirect_uri,
+        store=store,
+        keys=key_spec,
+    )
+    assert other.logout_all(sandbox.config.user) == 0
+    other.service.logout(browser.cookies["scopedauth-session"])
+    assert len(replica.rows()) == 1 and sandbox.stats.revocations == 0
+    assert browser.get(replica.url + "/api/whoami").status_code == 200
