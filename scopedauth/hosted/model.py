@@ -110,8 +110,13 @@ class HostedStore(ABC):
         """Give the lease back unchanged (the refresh failed in a way that may pass)."""
 
     @abstractmethod
-    def revoke_session(self, id_hash: str, now: float) -> None:
-        """Mark the session dead and drop its ciphertext (the grant is gone at the server)."""
+    def revoke_session(self, id_hash: str, now: float, *, held: tuple[int, str] | None = None) -> bool:
+        """Mark the session dead and drop its ciphertext (the grant is gone at the server).
+
+        ``held=(generation, owner)``: only while ``owner`` still holds the lease at that
+        generation. A refresher whose lease was taken over must not revoke: its
+        ``invalid_grant`` may only mean the next holder already spent the refresh token.
+        """
 
     @abstractmethod
     def delete_session(self, id_hash: str) -> None: ...

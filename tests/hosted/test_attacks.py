@@ -5,15 +5,19 @@ Each test names the attack; docs/hosted.md's guarantees are what they check.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from scopedauth.hosted.errors import NotSignedInError
 from scopedauth.hosted.flaskapp import HostedAuth
 from scopedauth.hosted.model import HostedStore, digest
+from scopedauth.hosted.refresh import open_token
 from scopedauth.sandbox import Sandbox
 
 from ..conftest import free_port
 from .conftest import Replica
-from .webapp import CLIENT_SECRET, Browser
+from .webapp import CLIENT_SECRET, Browser, age_session
 
 
 @pytest.mark.parametrize("store_url", ["redis"], indirect=True)
@@ -57,4 +61,32 @@ def test_another_app_on_the_same_store_cannot_end_this_apps_sessions(
     assert other.logout_all(sandbox.config.user) == 0
     other.service.logout(browser.cookies["scopedauth-session"])
     assert len(replica.rows()) == 1 and sandbox.stats.revocations == 0
+    assert browser.get(replica.url + "/api/whoami").status_code == 200
+
+
+def test_a_holder_that_lost_its_lease_does_not_revoke_the_session(replica: Replica, sandbox: Sandbox) -> None:
+    """Attack (race): replica A's lease ends while its refresh POST is out; replica B takes the
+    lease and refreshes. A's POST then comes back ``invalid_grant`` (its refresh token was spent
+    by B). A revoked the session anyway, unconditionally: B's fresh tokens were thrown away and
+    the visitor signed out (and B's new refresh token stayed live at the workspace, unrevoked)."""
+    browser = Browser()
+    browser.sign_in(replica.url, sandbox)
+    dead = Browser()
+    dead.sign_in(replica.url, sandbox)
+    rows = {r.id_hash: r for r in replica.rows()}
+    row = rows[digest(browser.cookies["scopedauth-session"])]
+    dead_token = open_token(replica.keys, rows[digest(dead.cookies["scopedauth-session"])])
+    assert replica.auth.service.client.revoke(dead_token)  # a refresh token the workspace refuses
+    age_session(replica.store, replica.keys, row, 10)
+    row = replica.store.get_session(row.id_hash)
+    assert row is not None
+    refresher = replica.auth.service.refresher
+    now = time.time()
+    assert replica.store.try_lease(row.id_hash, row.generation, "replica-a", now - 1, now)  # ...and it ran out
+    replica.auth.service.token_for(browser.cookies["scopedauth-session"])  # replica B takes over
+    assert sandbox.stats.refreshes == 1
+    with pytest.raises(NotSignedInError):
+        refresher._refresh(row, dead_token, "replica-a")  # A's late answer: invalid_grant
+    fresh = replica.store.get_session(row.id_hash)
+    assert fresh is not None and fresh.revoked_at is None and fresh.generation == row.generation + 1
     assert browser.get(replica.url + "/api/whoami").status_code == 200
