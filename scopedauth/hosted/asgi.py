@@ -175,7 +175,11 @@ class HostedMiddleware:
         request = Request(scope)
         route = self.auth._routes.get(scope["path"])
         if route is not None:
-            await (await route(request))(scope, receive, send)
+            try:
+                response = await route(request)
+            except ScopedAuthError as exc:  # outside the app's exception handlers: answer here
+                response = await self.auth._failed(request, exc)
+            await response(scope, receive, send)
             return
         if self.protect and scope["path"].startswith(self.protect):
             try:

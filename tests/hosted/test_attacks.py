@@ -6,9 +6,11 @@ Each test names the attack; docs/hosted.md's guarantees are what they check.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
+from scopedauth.hosted.backends import open_store
 from scopedauth.hosted.errors import NotSignedInError
 from scopedauth.hosted.flaskapp import HostedAuth
 from scopedauth.hosted.model import HostedStore, digest
@@ -17,7 +19,7 @@ from scopedauth.sandbox import Sandbox
 
 from ..conftest import free_port
 from .conftest import Replica
-from .webapp import CLIENT_SECRET, Browser, age_session
+from .webapp import CLIENT_SECRET, Browser, Served, age_session, create_app
 
 
 @pytest.mark.parametrize("store_url", ["redis"], indirect=True)
@@ -90,3 +92,60 @@ def test_a_holder_that_lost_its_lease_does_not_revoke_the_session(replica: Repli
     fresh = replica.store.get_session(row.id_hash)
     assert fresh is not None and fresh.revoked_at is None and fresh.generation == row.generation + 1
     assert browser.get(replica.url + "/api/whoami").status_code == 200
+
+
+@pytest.fixture
+def dead_store() -> Iterator[HostedStore]:
+    """A Redis store nobody listens on: every store call fails with StorageError."""
+    store = open_store(f"redis://127.0.0.1:{free_port()}/0")
+    yield store
+    store.close()
+
+
+def test_flask_auth_routes_answer_503_when_the_store_is_down(
+    sandbox: Sandbox, dead_store: HostedStore, key_spec: str
+) -> None:
+    """The documented rule: store trouble during a request is a 503 with no details."""
+    port = free_port()
+    from .webapp import make_auth
+
+    served = Served(create_app(make_auth(sandbox, dead_store, key_spec, port), sandbox.app_url), port)
+    try:
+        browser = Browser()
+        browser.cookies.set("scopedauth-session", "x")
+        for answer in (
+            browser.get(served.url + "/auth/login", allow_redirects=False),
+            browser.post(served.url + "/auth/logout", allow_redirects=False),
+        ):
+            assert answer.status_code == 503, answer.text
+            assert "Redis" not in answer.text and "Error" not in answer.text
+    finally:
+        served.close()
+
+
+def test_asgi_auth_routes_answer_503_when_the_store_is_down(
+    sandbox: Sandbox, dead_store: HostedStore, key_spec: str
+) -> None:
+    """Attack: break the store (or the workspace's discovery) and hit /auth/login or /auth/logout
+    on a FastAPI app. The middleware let the exception escape: a 500 and a traceback in the log
+    instead of the documented 503."""
+    from fastapi import FastAPI
+
+    from .test_asgi import Uvicorn, make_asgi
+
+    port = free_port()
+    auth = make_asgi(sandbox, dead_store, key_spec, port)  # type: ignore[arg-type]
+    app = FastAPI()
+    auth.init_app(app)
+    server = Uvicorn(app, port)
+    try:
+        browser = Browser()
+        browser.cookies.set("scopedauth-session", "x")
+        for answer in (
+            browser.get(server.url + "/auth/login", allow_redirects=False),
+            browser.post(server.url + "/auth/logout", allow_redirects=False),
+        ):
+            assert answer.status_code == 503, answer.text
+            assert "Redis" not in answer.text and "Error" not in answer.text
+    finally:
+        server.close()
