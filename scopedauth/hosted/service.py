@@ -162,9 +162,12 @@ class HostedService:
     def token_for(self, cookie: str | None, row: SessionRow | None = None) -> Token:
         """This browser's fresh token (refreshed once across all replicas when it must be).
 
+        The record comes without its refresh token: only the refresher may spend that, under
+        the lease, so views, templates, logs and the SDK never hold one to spend or leak.
         ``row``: the row this request already looked up, saving a second read of the store.
         """
-        return self.refresher.token(row if row is not None else self.lookup(cookie))
+        token = self.refresher.token(row if row is not None else self.lookup(cookie))
+        return token.replace(refresh_token=None)
 
     def session_for(self, cookie: str | None, row: SessionRow | None = None) -> SessionInfo:
         row = row if row is not None else self.lookup(cookie)

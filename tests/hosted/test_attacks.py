@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from flask import Flask
 
 from scopedauth.hosted.backends import open_store
 from scopedauth.hosted.errors import NotSignedInError
@@ -149,3 +150,15 @@ def test_asgi_auth_routes_answer_503_when_the_store_is_down(
             assert "Redis" not in answer.text and "Error" not in answer.text
     finally:
         server.close()
+
+
+def test_views_never_get_the_refresh_token(replica: Replica, sandbox: Sandbox) -> None:
+    """Attack: app code (a view, a log line, a template) reads ``auth.token().refresh_token``
+    and spends or leaks it, bypassing single-flight. The view API hands out access tokens only."""
+    app = Flask("peek")
+    browser = Browser()
+    browser.sign_in(replica.url, sandbox)
+    with app.test_request_context(headers={"Cookie": f"scopedauth-session={browser.cookies['scopedauth-session']}"}):
+        token = replica.auth.token()
+        holds_refresh_token = token.refresh_token is not None  # not in pytest's message if it fails
+        assert token.access_token and not holds_refresh_token
