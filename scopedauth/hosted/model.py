@@ -144,11 +144,17 @@ class HostedStore(ABC):
 
 
 def redact_url(url: str) -> str:
-    """The store URL without its password, for messages and reprs."""
-    from urllib.parse import urlsplit, urlunsplit
+    """The store URL without its password, for messages and reprs.
+
+    Query values go too: psycopg and redis-py both accept ``?password=…``, and these
+    messages end up in the app's log.
+    """
+    from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    netloc, query = parts.netloc, parts.query
+    if parts.password is not None:
+        netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"  # not .port: it raises when malformed
+    if query:
+        query = "&".join(f"{name}=***" for name, _value in parse_qsl(query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

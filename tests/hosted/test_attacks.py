@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
+from scopedauth.errors import ConfigError, StorageError
 from scopedauth.hosted.backends import open_store
 from scopedauth.hosted.errors import NotSignedInError
 from scopedauth.hosted.flaskapp import HostedAuth
@@ -162,3 +163,32 @@ def test_views_never_get_the_refresh_token(replica: Replica, sandbox: Sandbox) -
         token = replica.auth.token()
         holds_refresh_token = token.refresh_token is not None  # not in pytest's message if it fails
         assert token.access_token and not holds_refresh_token
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:{port}/0?password=hunter2",
+        "postgresql://portal@127.0.0.1:{port}/portal?sslmode=disable&password=hunter2",
+    ],
+)
+def test_a_store_password_in_the_query_string_stays_out_of_errors_and_logs(url: str) -> None:
+    """Attack: read the app's log after a store outage. Both drivers take the password as a
+    query parameter too, and redact_url hid only ``user:password@``: every StorageError (which
+    the web integrations log) and the store's repr carried the password."""
+    store = open_store(url.format(port=free_port()))
+    try:
+        with pytest.raises(StorageError) as failed:
+            store.get_session("0" * 64)
+        assert "hunter2" not in str(failed.value) and "hunter2" not in repr(store)
+        assert "127.0.0.1" in str(failed.value)  # still says which store
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:hunter2@db:abc/x", "redis://:hunter2@db:abc/0"])
+def test_a_malformed_store_url_is_a_config_error_without_its_password(url: str) -> None:
+    """Bad input: a non-numeric port made redact_url itself raise ValueError (a traceback)."""
+    with pytest.raises(ConfigError) as refused:
+        open_store(url)
+    assert "hunter2" not in str(refused.value)
