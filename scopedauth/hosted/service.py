@@ -25,7 +25,7 @@ from .errors import CallbackError, NotSignedInError
 from .keys import Keyring, associated_data
 from .model import ATTEMPT_TTL, HostedStore, LoginAttempt, SessionRow, digest
 from .refresh import Refresher, open_token, seal_token
-from .web import CookiePolicy, safe_return_to
+from .web import CookiePolicy, app_origin, safe_return_to
 from .webclient import WebClient
 
 __all__ = ["HostedService", "SessionInfo"]
@@ -69,6 +69,7 @@ class HostedService:
             wanted = (*wanted, OFFLINE_ACCESS)  # without it there is no refresh token to share
         self.target = Target(host=canonical_host(host), client_id=client_id, scopes=wanted)
         self.cookies = CookiePolicy.for_redirect_uri(redirect_uri)
+        self.origin = app_origin(redirect_uri)
         self.keys = keys if isinstance(keys, Keyring) else Keyring(keys) if keys else Keyring.from_env()
         self.store = store if isinstance(store, HostedStore) else open_store(store, migrate=True)
         self.client = WebClient(self.target, client_secret, redirect_uri)

@@ -192,3 +192,51 @@ def test_a_malformed_store_url_is_a_config_error_without_its_password(url: str) 
     with pytest.raises(ConfigError) as refused:
         open_store(url)
     assert "hunter2" not in str(refused.value)
+
+
+CROSS_SITE = [
+    {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    {"Origin": "https://other.example.com", "Sec-Fetch-Site": "same-site"},  # a sibling subdomain
+    {"Origin": "null"},  # a sandboxed iframe, or an older browser without Sec-Fetch-*
+]
+
+
+def test_flask_logout_refuses_cross_site_posts(replica: Replica, sandbox: Sandbox) -> None:
+    """Attack (logout CSRF): another site's page auto-submits a form to POST /auth/logout. SameSite=Lax
+    keeps the cookie off that request, but the answer's Set-Cookie deleted it anyway (a top-level
+    navigation may set cookies), and a sibling subdomain is same-site, so it even sent the cookie."""
+    browser = Browser()
+    browser.sign_in(replica.url, sandbox)
+    for headers in CROSS_SITE:
+        refused = browser.post(replica.url + "/auth/logout", headers=headers, allow_redirects=False)
+        assert refused.status_code == 403, (headers, refused.status_code)
+        assert "scopedauth-session" not in refused.headers.get("Set-Cookie", "")
+    assert browser.get(replica.url + "/api/whoami").status_code == 200 and sandbox.stats.revocations == 0
+    same = {"Origin": replica.url, "Sec-Fetch-Site": "same-origin"}
+    assert browser.post(replica.url + "/auth/logout", headers=same, allow_redirects=False).status_code == 303
+    assert browser.get(replica.url + "/api/whoami").status_code == 401
+
+
+def test_asgi_logout_refuses_cross_site_posts(sandbox: Sandbox, store: HostedStore, key_spec: str) -> None:
+    """The same attack on the ASGI integration."""
+    from fastapi import FastAPI
+
+    from .test_asgi import Uvicorn, make_asgi
+
+    port = free_port()
+    auth = make_asgi(sandbox, store, key_spec, port)  # type: ignore[arg-type]
+    app = FastAPI()
+    auth.init_app(app)
+    server = Uvicorn(app, port)
+    try:
+        browser = Browser()
+        browser.sign_in(server.url, sandbox)
+        for headers in CROSS_SITE:
+            refused = browser.post(server.url + "/auth/logout", headers=headers, allow_redirects=False)
+            assert refused.status_code == 403, (headers, refused.status_code)
+        assert len(list(store.iter_sessions())) == 1 and sandbox.stats.revocations == 0
+        same = {"Origin": server.url}
+        assert browser.post(server.url + "/auth/logout", headers=same, allow_redirects=False).status_code == 303
+        assert list(store.iter_sessions()) == []
+    finally:
+        server.close()
