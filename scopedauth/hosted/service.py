@@ -142,7 +142,7 @@ class HostedService:
         if now - self._purged_at > PURGE_EVERY:  # ended sessions go, at most hourly per replica
             self._purged_at = now
             self.store.purge(now)
-        return cookie, attempt.return_to
+        return cookie, safe_return_to(attempt.return_to)  # again: the row is only as safe as the store
 
     # -- requests ---------------------------------------------------------------------------
     def lookup(self, cookie: str | None) -> SessionRow:

@@ -240,3 +240,20 @@ def test_asgi_logout_refuses_cross_site_posts(sandbox: Sandbox, store: HostedSto
         assert list(store.iter_sessions()) == []
     finally:
         server.close()
+
+
+def test_a_tampered_return_path_in_the_store_is_not_followed(replica: Replica, sandbox: Sandbox) -> None:
+    """Attack: with write access to the store, rewrite a pending login's return path to another
+    site. The callback redirected to whatever the row said (only begin_login checked it): an open
+    redirect straight after a real sign-in. The verifier's ciphertext binds the browser, not this."""
+    from sqlalchemy import update
+
+    from scopedauth.hosted import schema
+
+    browser = Browser()
+    login = browser.get(replica.url + "/auth/login", params={"next": "/api/whoami"}, allow_redirects=False)
+    engine = replica.store.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(update(schema.attempts).values(return_to="https://evil.example/phish"))
+    done = browser.get(sandbox.approve_url(login.headers["Location"]), allow_redirects=False)
+    assert done.status_code == 302 and done.headers["Location"] == "/"
