@@ -257,3 +257,38 @@ def test_a_tampered_return_path_in_the_store_is_not_followed(replica: Replica, s
         conn.execute(update(schema.attempts).values(return_to="https://evil.example/phish"))
     done = browser.get(sandbox.approve_url(login.headers["Location"]), allow_redirects=False)
     assert done.status_code == 302 and done.headers["Location"] == "/"
+
+
+def test_production_cookie_attributes_in_every_branch(sandbox: Sandbox, store: HostedStore, key_spec: str) -> None:
+    """Every Set-Cookie of login, callback and logout on an https app: ``__Host-``, Secure,
+    HttpOnly, SameSite=Lax, Path=/, no Domain (held: the check pins it)."""
+    from urllib.parse import urlsplit
+
+    redirect_uri = "https://app.example.com/auth/callback"
+    sandbox.add_web_client("prod-app", CLIENT_SECRET, [redirect_uri])
+    auth = HostedAuth(
+        host=sandbox.url,
+        client_id="prod-app",
+        client_secret=CLIENT_SECRET,
+        scopes="sql",
+        redirect_uri=redirect_uri,
+        store=store,
+        keys=key_spec,
+    )
+    app = Flask("prod")
+    auth.init_app(app)
+    client = app.test_client()
+    base = "https://app.example.com"
+    login = client.get("/auth/login", base_url=base)
+    callback = urlsplit(sandbox.approve_url(login.headers["Location"]))
+    signed_in = client.get(f"{callback.path}?{callback.query}", base_url=base)
+    assert signed_in.status_code == 302
+    logout = client.post("/auth/logout", base_url=base, headers={"Origin": base})
+    assert logout.status_code == 303
+    set_cookies = [c for r in (login, signed_in, logout) for c in r.headers.getlist("Set-Cookie")]
+    assert len(set_cookies) == 4  # login; session and login cleared; session cleared
+    for cookie in set_cookies:
+        assert cookie.startswith("__Host-scopedauth-"), cookie.split("=")[0]
+        for attribute in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
+            assert attribute in cookie, (cookie.split("=")[0], attribute)
+        assert "Domain" not in cookie
