@@ -32,7 +32,7 @@ from ..tokens import Token
 from .errors import CallbackError, NotSignedInError
 from .model import ATTEMPT_TTL, SessionRow
 from .service import HostedService
-from .web import error_page, login_location, safe_return_to
+from .web import cross_site_post, error_page, login_location, safe_return_to
 
 __all__ = ["HostedASGI", "HostedMiddleware", "HostedUser"]
 
@@ -154,6 +154,9 @@ class HostedASGI:
     async def _logout(self, request: Request) -> Response:
         if request.method != "POST":
             return JSONResponse({"error": "method_not_allowed"}, status_code=405)
+        headers = request.headers
+        if cross_site_post(headers.get("origin"), headers.get("sec-fetch-site"), self.service.origin):
+            return HTMLResponse(error_page("Sign-out refused", "Sign out from this app's own pages."), status_code=403)
         c = self.service.cookies
         await run_in_threadpool(self.service.logout, request.cookies.get(c.session_name))
         after = request.query_params.get("next") or "/"
@@ -175,7 +178,11 @@ class HostedMiddleware:
         request = Request(scope)
         route = self.auth._routes.get(scope["path"])
         if route is not None:
-            await (await route(request))(scope, receive, send)
+            try:
+                response = await route(request)
+            except ScopedAuthError as exc:  # outside the app's exception handlers: answer here
+                response = await self.auth._failed(request, exc)
+            await response(scope, receive, send)
             return
         if self.protect and scope["path"].startswith(self.protect):
             try:

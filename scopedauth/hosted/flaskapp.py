@@ -21,7 +21,7 @@ from .errors import CallbackError, NotSignedInError
 from .keys import Keyring
 from .model import ATTEMPT_TTL, HostedStore, SessionRow
 from .service import DEFAULT_SESSION_LIFETIME, HostedService, SessionInfo
-from .web import CookiePolicy, error_page, login_location, safe_return_to
+from .web import CookiePolicy, cross_site_post, error_page, login_location, safe_return_to
 
 __all__ = ["HostedAuth"]
 
@@ -106,7 +106,9 @@ class HostedAuth:
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    def _logout(self) -> Response:
+    def _logout(self) -> Response | tuple[str, int]:
+        if cross_site_post(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), self.service.origin):
+            return error_page("Sign-out refused", "Sign out from this app's own pages."), 403
         self.service.logout(request.cookies.get(self._cookies.session_name))
         after = request.args.get("next") or "/"
         response = redirect(after if safe_return_to(after) == after else "/", 303)

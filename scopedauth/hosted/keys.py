@@ -25,7 +25,7 @@ from ..errors import ConfigError, StorageError
 __all__ = ["KEYS_ENV", "Keyring", "associated_data", "generate_key"]
 
 KEYS_ENV = "SCOPEDAUTH_HOSTED_KEYS"
-_KID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_KID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # used with fullmatch: `$` would allow a final newline
 _NONCE_BYTES = 12
 _KEY_SIZES = (16, 24, 32)
 
@@ -38,7 +38,7 @@ def associated_data(*parts: str) -> bytes:
 def generate_key(kid: str | None = None) -> str:
     """A new ``kid:base64`` entry holding a random 256-bit key (``scopedauth hosted keygen``)."""
     kid = kid or "k" + secrets.token_hex(4)
-    if not _KID.match(kid):
+    if not _KID.fullmatch(kid):
         raise ConfigError(f"a key id is 1 to 64 characters of [A-Za-z0-9_.-], not {kid!r}")
     return f"{kid}:{base64.b64encode(secrets.token_bytes(32)).decode('ascii')}"
 
@@ -57,7 +57,7 @@ class Keyring:
         self._keys: dict[str, AESGCM] = {}
         for n, entry in enumerate(spec.split(","), start=1):
             kid, sep, material = entry.strip().partition(":")
-            if not sep or not _KID.match(kid):
+            if not sep or not _KID.fullmatch(kid):
                 raise ConfigError(f"key {n} of the keyring is not kid:base64 (the key id is [A-Za-z0-9_.-]{{1,64}})")
             try:
                 raw = base64.b64decode(material.strip(), validate=True)

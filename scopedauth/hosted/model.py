@@ -110,8 +110,13 @@ class HostedStore(ABC):
         """Give the lease back unchanged (the refresh failed in a way that may pass)."""
 
     @abstractmethod
-    def revoke_session(self, id_hash: str, now: float) -> None:
-        """Mark the session dead and drop its ciphertext (the grant is gone at the server)."""
+    def revoke_session(self, id_hash: str, now: float, *, held: tuple[int, str] | None = None) -> bool:
+        """Mark the session dead and drop its ciphertext (the grant is gone at the server).
+
+        ``held=(generation, owner)``: only while ``owner`` still holds the lease at that
+        generation. A refresher whose lease was taken over must not revoke: its
+        ``invalid_grant`` may only mean the next holder already spent the refresh token.
+        """
 
     @abstractmethod
     def delete_session(self, id_hash: str) -> None: ...
@@ -139,11 +144,17 @@ class HostedStore(ABC):
 
 
 def redact_url(url: str) -> str:
-    """The store URL without its password, for messages and reprs."""
-    from urllib.parse import urlsplit, urlunsplit
+    """The store URL without its password, for messages and reprs.
+
+    Query values go too: psycopg and redis-py both accept ``?password=…``, and these
+    messages end up in the app's log.
+    """
+    from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    netloc, query = parts.netloc, parts.query
+    if parts.password is not None:
+        netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"  # not .port: it raises when malformed
+    if query:
+        query = "&".join(f"{name}=***" for name, _value in parse_qsl(query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -43,8 +43,9 @@ if r[1] == ARGV[1] and r[2] == ARGV[2] then redis.call('HSET', KEYS[1], 'lease_u
 return 0
 """
 _REVOKE = """
-local r = redis.call('HMGET', KEYS[1], 'generation', 'revoked_at')
+local r = redis.call('HMGET', KEYS[1], 'generation', 'revoked_at', 'lease_owner')
 if not r[1] or r[2] ~= '' then return 0 end
+if ARGV[2] ~= '' and (r[1] ~= ARGV[2] or r[3] ~= ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], 'revoked_at', ARGV[1], 'ciphertext', '', 'lease_owner', '', 'lease_until', '0',
            'generation', tostring(tonumber(r[1]) + 1))
 return 1
@@ -166,8 +167,9 @@ class RedisStore(HostedStore):
     def release_lease(self, id_hash: str, generation: int, owner: str) -> None:
         self._script("release", self._skey(id_hash), generation, owner)
 
-    def revoke_session(self, id_hash: str, now: float) -> None:
-        self._script("revoke", self._skey(id_hash), repr(now))
+    def revoke_session(self, id_hash: str, now: float, *, held: tuple[int, str] | None = None) -> bool:
+        generation, owner = ("", "") if held is None else (str(held[0]), held[1])
+        return self._script("revoke", self._skey(id_hash), repr(now), generation, owner)
 
     def delete_session(self, id_hash: str) -> None:
         row = self.get_session(id_hash)

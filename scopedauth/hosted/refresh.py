@@ -105,9 +105,13 @@ class Refresher:
         try:
             new = self.client.refresh(token, self.http_timeout)
         except InvalidGrantError:
-            self.store.revoke_session(row.id_hash, self.clock())
-            log.warning("the workspace refused the session's refresh token (invalid_grant); session revoked")
-            raise NotSignedInError("the workspace ended this sign-in; sign in again") from None
+            if self.store.revoke_session(row.id_hash, self.clock(), held=(row.generation, owner)):
+                log.warning("the workspace refused the session's refresh token (invalid_grant); session revoked")
+                raise NotSignedInError("the workspace ended this sign-in; sign in again") from None
+            # our lease was taken over while the POST ran: the refresh token we sent may have
+            # been spent by the next holder, whose result stands. Only this request fails.
+            log.warning("a refresh answered invalid_grant after its lease was taken over; session left to its holder")
+            raise NotSignedInError("this sign-in was refreshed elsewhere meanwhile; sign in again") from None
         except (NetworkError, TokenEndpointError):
             self.store.release_lease(row.id_hash, row.generation, owner)
             if token.is_valid():

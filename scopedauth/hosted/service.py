@@ -25,7 +25,7 @@ from .errors import CallbackError, NotSignedInError
 from .keys import Keyring, associated_data
 from .model import ATTEMPT_TTL, HostedStore, LoginAttempt, SessionRow, digest
 from .refresh import Refresher, open_token, seal_token
-from .web import CookiePolicy, safe_return_to
+from .web import CookiePolicy, app_origin, safe_return_to
 from .webclient import WebClient
 
 __all__ = ["HostedService", "SessionInfo"]
@@ -69,6 +69,7 @@ class HostedService:
             wanted = (*wanted, OFFLINE_ACCESS)  # without it there is no refresh token to share
         self.target = Target(host=canonical_host(host), client_id=client_id, scopes=wanted)
         self.cookies = CookiePolicy.for_redirect_uri(redirect_uri)
+        self.origin = app_origin(redirect_uri)
         self.keys = keys if isinstance(keys, Keyring) else Keyring(keys) if keys else Keyring.from_env()
         self.store = store if isinstance(store, HostedStore) else open_store(store, migrate=True)
         self.client = WebClient(self.target, client_secret, redirect_uri)
@@ -108,8 +109,9 @@ class HostedService:
         The browser's pending login is taken (single use) before anything else, so a replayed
         or forged callback also spends it. Nothing is written unless every check passes.
         """
-        attempt = self.store.take_attempt(digest(browser), time.time()) if browser else None
-        if attempt is None or attempt.tenant != self.tenant:
+        browser_hash = digest(browser) if browser else ""
+        attempt = self.store.take_attempt(browser_hash, time.time()) if browser else None
+        if attempt is None or attempt.tenant != self.tenant or attempt.browser_hash != browser_hash:
             raise CallbackError("no sign-in is in progress in this browser (or it expired); start again")
         if not hmac.compare_digest(attempt.state_hash, digest(params.get("state", ""))):
             raise CallbackError("the sign-in answer does not belong to this browser's sign-in (state mismatch)")
@@ -118,7 +120,7 @@ class HostedService:
         code = params.get("code")
         if not code:
             raise CallbackError("the sign-in answer carries no authorization code")
-        verifier = self.keys.decrypt(attempt.kid, attempt.ciphertext, _attempt_aad(attempt.browser_hash, self.tenant))
+        verifier = self.keys.decrypt(attempt.kid, attempt.ciphertext, _attempt_aad(browser_hash, self.tenant))
         token, raw = self.client.exchange_code(code, verifier.decode("ascii"))
         subject = self.client.subject(token, raw)
         cookie = secrets.token_urlsafe(32)
@@ -140,13 +142,19 @@ class HostedService:
         if now - self._purged_at > PURGE_EVERY:  # ended sessions go, at most hourly per replica
             self._purged_at = now
             self.store.purge(now)
-        return cookie, attempt.return_to
+        return cookie, safe_return_to(attempt.return_to)  # again: the row is only as safe as the store
 
     # -- requests ---------------------------------------------------------------------------
     def lookup(self, cookie: str | None) -> SessionRow:
-        """The live session row of this cookie, for this app's tenant and client only."""
-        row = self.store.get_session(digest(cookie)) if cookie else None
-        if row is None or row.tenant != self.tenant or row.client_id != self.target.client_id:
+        """The live session row of this cookie, for this app's tenant and client only.
+
+        The row must also name the cookie's own hash: its ciphertext is bound to the row's
+        ``id_hash`` field, so a whole row copied under another key (a Redis hash is a bag of
+        fields) would otherwise decrypt for the wrong browser.
+        """
+        id_hash = digest(cookie) if cookie else ""
+        row = self.store.get_session(id_hash) if cookie else None
+        if row is None or row.id_hash != id_hash or not self._ours(row):
             raise NotSignedInError("not signed in")
         if row.revoked_at is not None or row.absolute_expiry <= time.time():
             raise NotSignedInError("this sign-in ended; sign in again")
@@ -155,24 +163,35 @@ class HostedService:
     def token_for(self, cookie: str | None, row: SessionRow | None = None) -> Token:
         """This browser's fresh token (refreshed once across all replicas when it must be).
 
+        The record comes without its refresh token: only the refresher may spend that, under
+        the lease, so views, templates, logs and the SDK never hold one to spend or leak.
         ``row``: the row this request already looked up, saving a second read of the store.
         """
-        return self.refresher.token(row if row is not None else self.lookup(cookie))
+        token = self.refresher.token(row if row is not None else self.lookup(cookie))
+        return token.replace(refresh_token=None)
 
     def session_for(self, cookie: str | None, row: SessionRow | None = None) -> SessionInfo:
         row = row if row is not None else self.lookup(cookie)
         return SessionInfo(row.subject, row.tenant, tuple(row.scopes.split()), row.created_at)
 
+    def _ours(self, row: SessionRow) -> bool:
+        """This app's row: its tenant (workspace) and its OAuth client, of all sharing the store."""
+        return row.tenant == self.tenant and row.client_id == self.target.client_id
+
     # -- logout -----------------------------------------------------------------------------
     def logout(self, cookie: str | None) -> None:
         """Revoke at the workspace (when it can), then delete the row: every replica sees it at once."""
-        row = self.store.get_session(digest(cookie)) if cookie else None
-        if row is not None and row.tenant == self.tenant:
+        id_hash = digest(cookie) if cookie else ""
+        row = self.store.get_session(id_hash) if cookie else None
+        if row is not None and row.id_hash == id_hash and self._ours(row):
             self._end(row)
 
     def logout_all(self, subject: str) -> int:
-        """End every session of ``subject`` on this workspace; returns how many."""
-        rows = self.store.sessions_of(self.tenant, subject)
+        """End every session of ``subject`` in this app (workspace and client); returns how many.
+
+        Other apps sharing the store keep theirs: their tokens are not this client's to revoke.
+        """
+        rows = [row for row in self.store.sessions_of(self.tenant, subject) if self._ours(row)]
         for row in rows:
             self._end(row)
         return len(rows)

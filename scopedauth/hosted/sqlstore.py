@@ -136,10 +136,13 @@ class SQLStore(HostedStore):
         c = schema.sessions.c
         self._update([c.id_hash == id_hash, c.generation == generation, c.lease_owner == owner], lease_until=0.0)
 
-    def revoke_session(self, id_hash: str, now: float) -> None:
+    def revoke_session(self, id_hash: str, now: float, *, held: tuple[int, str] | None = None) -> bool:
         c = schema.sessions.c
-        self._update(
-            [c.id_hash == id_hash, c.revoked_at.is_(None)],
+        where = [c.id_hash == id_hash, c.revoked_at.is_(None)]
+        if held is not None:
+            where += [c.generation == held[0], c.lease_owner == held[1]]
+        return self._update(
+            where,
             revoked_at=now,
             ciphertext="",
             generation=c.generation + 1,

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from ..config import is_loopback_host
 from ..errors import ConfigError
 
-__all__ = ["CookiePolicy", "error_page", "login_location", "safe_return_to"]
+__all__ = ["CookiePolicy", "app_origin", "cross_site_post", "error_page", "login_location", "safe_return_to"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,27 @@ class CookiePolicy:
         if max_age is not None:
             attrs["max_age"] = int(max_age)
         return attrs
+
+
+def app_origin(redirect_uri: str) -> str:
+    """The app's own origin, as browsers write it in ``Origin``: from its (public) redirect URI."""
+    from ..config import canonical_host
+
+    parts = urlsplit(redirect_uri)
+    return canonical_host(f"{parts.scheme}://{parts.netloc}")
+
+
+def cross_site_post(origin: str | None, fetch_site: str | None, own_origin: str) -> bool:
+    """True for a POST that another site, or a sibling subdomain, made the browser send.
+
+    SameSite=Lax keeps the cookie off a cross-site POST, but the answer's ``Set-Cookie`` still
+    applies (a top-level navigation may set cookies), and a sibling subdomain is *same-site*, so
+    it even sends the cookie. Browsers send ``Sec-Fetch-Site`` or ``Origin`` with every POST; a
+    client that sends neither is not a browser, so it is nobody's forged request.
+    """
+    if fetch_site:
+        return fetch_site.lower() not in ("same-origin", "none")
+    return bool(origin) and str(origin).lower() != own_origin
 
 
 def safe_return_to(target: str | None) -> str:

@@ -25,6 +25,7 @@ KEY = base64.b64encode(b"k" * 32).decode()
         ("k1:" + base64.b64encode(b"short").decode(), "5 bytes"),
         (f"k1:{KEY},k1:{KEY}", "twice"),
         (f"k1:{KEY},", "kid:base64"),
+        (f"k1\n:{KEY}", "kid:base64"),  # `$` alone would let a trailing newline into the key id
     ],
 )
 def test_bad_keyrings_fail_at_construction(spec: str | None, says: str) -> None:
@@ -76,5 +77,6 @@ def test_nonces_differ_and_repr_hides_keys() -> None:
 
 def test_generate_key_checks_the_kid() -> None:
     assert Keyring(generate_key()).primary.startswith("k")
-    with pytest.raises(ConfigError):
-        generate_key("no spaces")
+    for bad in ("no spaces", "k1\n"):
+        with pytest.raises(ConfigError):
+            generate_key(bad)

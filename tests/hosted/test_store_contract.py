@@ -166,6 +166,22 @@ def test_revoke_drops_ciphertext_and_blocks_leases(store: HostedStore) -> None:
     assert store.get_session(row.id_hash) is None
 
 
+def test_a_revoke_that_needs_the_lease_fails_without_it(store: HostedStore) -> None:
+    """A refresher revokes on invalid_grant only while it still holds the lease at its generation."""
+    row = session_row()
+    store.create_session(row)
+    now = time.time()
+    assert store.try_lease(row.id_hash, 0, "w1", now - 1, now)  # w1's lease ran out...
+    assert store.try_lease(row.id_hash, 0, "w2", now + 30, now)  # ...and w2 took it over
+    assert not store.revoke_session(row.id_hash, now, held=(0, "w1"))
+    assert store.complete_refresh(row.id_hash, 0, "w2", kid="k1", ciphertext="NEW", expires_at=1.0)
+    assert not store.revoke_session(row.id_hash, now, held=(0, "w2"))  # a generation later
+    got = store.get_session(row.id_hash)
+    assert got is not None and got.revoked_at is None and got.ciphertext == "NEW"
+    assert store.try_lease(row.id_hash, 1, "w3", now + 30, now)
+    assert store.revoke_session(row.id_hash, now, held=(1, "w3"))
+
+
 def test_sessions_of_a_user_per_tenant(store: HostedStore) -> None:
     store.create_session(session_row("1" * 64, "alice", "https://a"))
     store.create_session(session_row("2" * 64, "alice", "https://a"))
