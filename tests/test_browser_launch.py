@@ -1,8 +1,9 @@
 """Opening the browser: --browser-command, $BROWSER lists, WSL's bridges, and launcher noise.
 
-The launchers are real programs: small scripts on PATH (a fake ``wslview``, ``powershell.exe``,
-``cmd.exe``) that record how they were called and then play the person with
-tests/agents/user.py. WSL is declared with ``SCOPEDAUTH_WSL=1``; nothing is mocked.
+The launchers are real programs: small scripts on PATH (a fake ``rundll32.exe``, a
+``$BROWSER``) that record how they were called and then play the person with
+tests/agents/user.py. WSL is declared with ``SCOPEDAUTH_WSL=1``; nothing is mocked. Fakes of
+``wslview``, ``powershell.exe`` and ``cmd.exe`` sit beside them to show they are never used.
 """
 
 from __future__ import annotations
@@ -82,27 +83,19 @@ def test_no_display_no_browser_variable_means_no_browser(tmp_path: Path) -> None
     assert browser.launchers(URL, env={**env, "DISPLAY": ":0"}) == [["xdg-open", URL]]
 
 
-def test_wsl_bridges_in_order_then_the_linux_opener(tmp_path: Path) -> None:
+def test_wsl_bridge_then_the_linux_opener(tmp_path: Path) -> None:
     bin_ = tmp_path / "bin"
-    for name in ("wslview", "powershell.exe", "cmd.exe", "xdg-open"):
+    for name in ("wslview", "powershell.exe", "cmd.exe", "rundll32.exe", "xdg-open"):
         script(bin_, name, "#!/bin/sh\nexit 0\n")
     url = URL + "&x=it's"
     env = {"PATH": str(bin_), "SCOPEDAUTH_WSL": "1", "DISPLAY": ":0"}
     assert browser.launchers(url, env=env) == [
-        ["wslview", url],
-        [
-            "powershell.exe",
-            "-NoProfile",
-            "-NonInteractive",
-            "-Command",
-            f"Start-Process '{url.replace(chr(39), 2 * chr(39))}'",
-        ],
-        ["cmd.exe", "/c", "start", "", url.replace("&", "^&")],
+        ["rundll32.exe", "url.dll,FileProtocolHandler", url],
         ["xdg-open", url],  # WSLg
     ]
-    (bin_ / "wslview").unlink()
-    assert [argv[0] for argv in browser.launchers(url, env=env)] == ["powershell.exe", "cmd.exe", "xdg-open"]
-    assert browser.launchers(url, env={**env, "SCOPEDAUTH_WSL": "0"}) == [["xdg-open", url]]
+    (bin_ / "rundll32.exe").unlink()
+    assert browser.launchers(url, env=env) == [["xdg-open", url]]  # never a shell bridge instead
+    assert browser.launchers(url, env={**env, "SCOPEDAUTH_WSL": "0", "PATH": str(bin_)}) == [["xdg-open", url]]
 
 
 def test_is_wsl_can_be_declared_either_way() -> None:
@@ -146,36 +139,21 @@ def test_browser_command_option(sandbox: Sandbox, listener_port: int, tmp_path: 
     assert (name, flag) == ("my-opener", "--new-window") and url.startswith(sandbox.url)
 
 
-@pytest.mark.parametrize(
-    ("present", "used"),
-    [
-        (["wslview", "powershell.exe", "cmd.exe"], "wslview"),
-        (["powershell.exe", "cmd.exe"], "powershell.exe"),
-        (["cmd.exe"], "cmd.exe"),
-        (["broken:wslview", "powershell.exe"], "powershell.exe"),
-    ],
-    ids=["wslview", "powershell", "cmd", "wslview-fails"],
-)
-def test_wsl_opens_the_windows_browser(
-    sandbox: Sandbox, listener_port: int, tmp_path: Path, present: list[str], used: str
+@pytest.mark.parametrize("others", [[], ["wslview", "powershell.exe", "cmd.exe"]], ids=["alone", "among-shells"])
+def test_wsl_opens_the_windows_browser_through_rundll32(
+    sandbox: Sandbox, listener_port: int, tmp_path: Path, others: list[str]
 ) -> None:
     argv = tmp_path / "argv.jsonl"
     bin_ = tmp_path / "bin"
-    for name in present:
-        if name.startswith("broken:"):
-            script(bin_, name.split(":")[1], "#!/bin/sh\necho 'wslview: cannot find the Windows host' >&2\nexit 1\n")
-        else:
-            script(bin_, name)
+    for name in ["rundll32.exe", *others]:
+        script(bin_, name)
     env = base_env(SCOPEDAUTH_WSL="1", SCOPEDAUTH_TEST_ARGV=str(argv), PATH=f"{bin_}:/usr/bin:/bin")
     res = login(sandbox, listener_port, env=env)
     assert res.returncode == 0, res.stderr
     assert res.stdout == ""
-    ((name, *args),) = calls(argv)
-    assert name == used
-    if used == "powershell.exe":
-        assert args[:3] == ["-NoProfile", "-NonInteractive", "-Command"] and args[3].startswith("Start-Process '")
-    if used == "cmd.exe":
-        assert args[:3] == ["/c", "start", ""] and "^&" in args[3]
+    ((name, handler, url),) = calls(argv)
+    assert (name, handler) == ("rundll32.exe", "url.dll,FileProtocolHandler")
+    assert url.startswith(sandbox.url + "/oidc/v1/authorize?")
     assert len(records(tmp_path)) == 1
 
 

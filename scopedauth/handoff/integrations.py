@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..config import Target, is_loopback_host
+from ..config import Target
 from ..errors import ConfigError
 from ..grants import session
+from ..urls import is_loopback_host
 
 if TYPE_CHECKING:
     import requests

@@ -3,8 +3,10 @@
 Four grants — authorization code (+PKCE), refresh, client credentials, token exchange — and
 revocation. Every response goes through :func:`parse_token_response`, which turns whatever the
 server sent into a :class:`~scopedauth.tokens.Token` or a typed error, so a proxy's HTML error
-page or a token without ``access_token`` can never be stored. authlib is imported inside the
-functions: the hot path never touches it.
+page or a token without ``access_token`` can never be stored. No POST follows a redirect (a
+3xx is a :class:`TokenEndpointError`), and every endpoint URL passes
+:func:`scopedauth.urls.parse_url` first, also one read back from a stored record. authlib is
+imported inside the functions: the hot path never touches it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from .. import urls
 from ..config import DEFAULT_CLIENT_ID, OFFLINE_ACCESS, Target, parse_scopes
 from ..errors import ConfigError, InvalidGrantError, TokenEndpointError
 from ..tokens import Token, utcnow
 from . import transport
-from .endpoints import Endpoints, check_secure
+from .endpoints import Endpoints
 
 __all__ = [
     "TOKEN_EXCHANGE_GRANT",
@@ -118,6 +121,7 @@ def _oauth_error(error: object, description: object, status: int | None) -> Toke
 
 
 def _session(target: Target, *, client_secret: str | None = None, idempotent: bool = False) -> Any:
+    """authlib's session on our transport: retry policy, DEBUG log, and no redirect followed."""
     from authlib.integrations.requests_client import OAuth2Session
 
     session = OAuth2Session(
@@ -126,7 +130,7 @@ def _session(target: Target, *, client_secret: str | None = None, idempotent: bo
         token_endpoint_auth_method="client_secret_basic" if client_secret else "none",
         code_challenge_method="S256",
     )
-    return transport.new_session(session, idempotent=idempotent)
+    return transport.new_session(session, idempotent=idempotent, endpoint="token endpoint")
 
 
 def _call(url: str, send: Callable[[], Any]) -> Mapping[str, Any]:
@@ -134,7 +138,7 @@ def _call(url: str, send: Callable[[], Any]) -> Mapping[str, Any]:
     import requests
     from authlib.common.errors import AuthlibBaseError
 
-    check_secure(url, "token endpoint")
+    urls.parse_url(url, "token endpoint")
     try:
         result = send()
     except AuthlibBaseError as exc:
@@ -174,7 +178,7 @@ def exchange_code(
             code_verifier=verifier,
             redirect_uri=redirect_uri,
             scope=" ".join(target.scopes),
-            **transport.request_kwargs(url),
+            **transport.post_kwargs(url),
         ),
     )
     return parse_token_response(target, data, token_endpoint=url)
@@ -188,7 +192,7 @@ def refresh(token: Token) -> Token:
     url = token.token_endpoint
     data = _call(
         url,
-        lambda: session.refresh_token(url, refresh_token=token.refresh_token, **transport.request_kwargs(url)),
+        lambda: session.refresh_token(url, refresh_token=token.refresh_token, **transport.post_kwargs(url)),
     )
     return parse_token_response(token.target, data, token_endpoint=url, previous=token)
 
@@ -210,7 +214,7 @@ def client_credentials(target: Target, endpoints: Endpoints, client_secret: str)
     data = _call(
         url,
         lambda: session.fetch_token(
-            url, grant_type="client_credentials", scope=_unattended_scope(target), **transport.request_kwargs(url)
+            url, grant_type="client_credentials", scope=_unattended_scope(target), **transport.post_kwargs(url)
         ),
     )
     return parse_token_response(target, data, token_endpoint=url)
@@ -237,7 +241,7 @@ def token_exchange(target: Target, endpoints: Endpoints, subject_token: str, sub
             subject_token=subject_token,
             subject_token_type=subject_token_type,
             scope=_unattended_scope(target),
-            **transport.request_kwargs(url),
+            **transport.post_kwargs(url),
         ),
     )
     return parse_token_response(target, data, token_endpoint=url)
@@ -252,18 +256,21 @@ def revoke(token: Token, revocation_endpoint: str) -> bool:
     """RFC 7009: revoke the refresh token (or the access token). True when the server said 200."""
     import requests
 
-    check_secure(revocation_endpoint, "revocation endpoint")
+    urls.parse_url(revocation_endpoint, "revocation endpoint")
     secret, hint = (
         (token.refresh_token, "refresh_token") if token.refresh_token else (token.access_token, "access_token")
     )
-    session = transport.new_session(idempotent=False)
+    session = transport.new_session(idempotent=False, endpoint="revocation endpoint")
     try:
         resp = session.post(
             revocation_endpoint,
             data={"token": secret, "token_type_hint": hint, "client_id": token.target.client_id},
-            **transport.request_kwargs(revocation_endpoint),
+            **transport.post_kwargs(revocation_endpoint),
         )
     except requests.RequestException as exc:
         log.warning("could not revoke: %s", transport.network_error(exc, revocation_endpoint))
+        return False
+    except TokenEndpointError as exc:
+        log.warning("could not revoke: %s", exc)
         return False
     return bool(resp.status_code == 200)
