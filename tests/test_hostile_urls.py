@@ -144,7 +144,11 @@ class Redirector(LoopbackServer):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            do_GET = do_POST = _redirect
+            def do_GET(self) -> None:
+                self._redirect()
+
+            def do_POST(self) -> None:
+                self._redirect()
 
         super().__init__(Handler)
 
