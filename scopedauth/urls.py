@@ -156,7 +156,7 @@ def _check_chars(value: str, field: str) -> None:
         else:
             names = ", ".join(f"U+{ord(c):04X}" for c in bad[:3])
             reason = f"contains characters no URL may hold ({names})"
-            if any(ord(c) > 0x7F and c.isalpha() for c in bad):
+            if any(not c.isascii() and c.isalpha() for c in bad):
                 reason += "; write internationalised host names in punycode (xn--…)"
         raise _refuse(field, value, reason)
     if _BAD_PERCENT.search(value):
@@ -184,8 +184,6 @@ def _host(authority: str, value: str, field: str) -> tuple[str, int | None]:
         host = name.lower()
         if not host:
             raise _refuse(field, value, "has no host")
-        if "[" in host or "]" in host:
-            raise _refuse(field, value, "has a bracket outside an IPv6 literal")
         labels = host.split(".")
         if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
             raise _refuse(field, value, "has no valid host name (DNS labels of letters, digits and inner '-')")
