@@ -324,3 +324,10 @@ def test_the_redirect_uris_the_listener_serves_are_accepted() -> None:
     port = free_port()
     for uri in (f"http://localhost:{port}/cb", f"http://127.0.0.1:{port}", f"http://[::1]:{port}/x/y"):
         assert _redirect_uri(8020, uri) == (uri, port)
+
+
+@pytest.mark.parametrize("url", ["https://[::1/api/x", "https://h.com:0/api", "https://-/api"])
+def test_call_with_a_malformed_url_exits_2_naming_it(url: str) -> None:
+    res = run("call", url)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr and repr(url) in res.stderr
