@@ -69,10 +69,25 @@ def test_browser_command_wins_over_browser_variable() -> None:
         # POSIX: the shell's rules, a backslash escapes
         (r"/opt/my\ browser/run --flag='x y' %s", False, ["/opt/my browser/run", "--flag=x y", "%s"]),
         (r"C:\tools\ff.exe", False, ["C:toolsff.exe"]),
+        # Windows: only a word wholly inside one kind of quote loses its quotes
+        ("x XfooX", True, ["x", "XfooX"]),
     ],
 )
 def test_split_command_keeps_windows_backslashes(template: str, win32: bool, words: list[str]) -> None:
     assert browser.split_command(template, win32=win32) == words
+
+
+@pytest.mark.parametrize(("platform", "words"), [("win32", [r"C:\tools\ff.exe"]), ("linux", ["C:toolsff.exe"])])
+def test_split_command_follows_this_platform_by_default(
+    monkeypatch: pytest.MonkeyPatch, platform: str, words: list[str]
+) -> None:
+    monkeypatch.setattr(sys, "platform", platform)
+    assert browser.split_command(r"C:\tools\ff.exe") == words
+
+
+def test_a_launcher_still_running_counts_as_opened(tmp_path: Path) -> None:
+    lingering = script(tmp_path / "bin", "lingering", "#!/bin/sh\nexec sleep 5\n")
+    assert browser.open_url(URL, env={"BROWSER": f"{lingering}:false", "PATH": "/usr/bin:/bin"}) is True
 
 
 def test_no_display_no_browser_variable_means_no_browser(tmp_path: Path) -> None:
@@ -93,16 +108,97 @@ def test_wsl_bridge_then_the_linux_opener(tmp_path: Path) -> None:
         ["rundll32.exe", "url.dll,FileProtocolHandler", url],
         ["xdg-open", url],  # WSLg
     ]
+    assert browser.launchers(url, env={**env, "SCOPEDAUTH_WSL": "0"}) == [["xdg-open", url]]
     (bin_ / "rundll32.exe").unlink()
     assert browser.launchers(url, env=env) == [["xdg-open", url]]  # never a shell bridge instead
-    assert browser.launchers(url, env={**env, "SCOPEDAUTH_WSL": "0", "PATH": str(bin_)}) == [["xdg-open", url]]
 
 
-def test_is_wsl_can_be_declared_either_way() -> None:
-    assert browser.is_wsl({"SCOPEDAUTH_WSL": "1"}) is True
-    assert browser.is_wsl({"SCOPEDAUTH_WSL": "0"}) is False
-    real = browser.is_wsl({})
-    assert real == ("microsoft" in Path("/proc/sys/kernel/osrelease").read_text().lower())
+@pytest.mark.parametrize(
+    ("platform", "opener"),
+    [("darwin", [["open", URL]]), ("linux", [])],
+)
+def test_the_platform_opener_comes_after_the_wsl_bridge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str, opener: list[list[str]]
+) -> None:
+    script(tmp_path / "bin", "rundll32.exe", "#!/bin/sh\nexit 0\n")
+    monkeypatch.setattr(sys, "platform", platform)
+    env = {"PATH": str(tmp_path / "bin")}
+    bridge = ["rundll32.exe", "url.dll,FileProtocolHandler", URL]
+    assert browser.launchers(URL, env={**env, "SCOPEDAUTH_WSL": "1"}) == [bridge, *opener]
+    assert browser.launchers(URL, env={**env, "SCOPEDAUTH_WSL": "0"}) == opener
+
+
+def test_windows_opens_through_rundll32(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert browser.launchers(URL, env={"PATH": "", "SCOPEDAUTH_WSL": "0"}) == [
+        ["rundll32", "url.dll,FileProtocolHandler", URL]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("present", "display", "expected"),
+    [
+        (["xdg-open", "gio", "sensible-browser"], {"DISPLAY": ":0"}, ["xdg-open", URL]),
+        (["gio", "sensible-browser"], {"WAYLAND_DISPLAY": "wayland-0"}, ["gio", "open", URL]),
+        (["sensible-browser"], {"DISPLAY": ":1"}, ["sensible-browser", URL]),
+    ],
+)
+def test_the_first_linux_opener_on_path_with_a_display(
+    tmp_path: Path, present: list[str], display: dict[str, str], expected: list[str]
+) -> None:
+    for name in present:
+        script(tmp_path / "bin", name, "#!/bin/sh\nexit 0\n")
+    env = {"PATH": str(tmp_path / "bin"), "SCOPEDAUTH_WSL": "0"}
+    assert browser.launchers(URL, env={**env, **display}) == [expected]
+    assert browser.launchers(URL, env=env) == []
+
+
+def test_launchers_read_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BROWSER", "my-browser --flag %s")
+    assert browser.launchers(URL) == [["my-browser", "--flag", URL]]
+    assert browser.can_open()
+
+
+def test_can_open_says_whether_anything_would_be_tried() -> None:
+    assert browser.can_open(env={"BROWSER": "my-browser"}) is True
+    assert browser.can_open("my-browser", env={"PATH": ""}) is True
+    assert browser.can_open(env={"PATH": "", "SCOPEDAUTH_WSL": "0"}) is False
+
+
+@pytest.mark.parametrize(
+    ("declared", "wsl"),
+    [
+        *[("1", True), ("true", True), ("yes", True), (" TRUE ", True), ("Yes", True)],
+        *[("0", False), ("false", False), ("no", False), (" NO ", False), ("False", False)],
+    ],
+)
+def test_is_wsl_can_be_declared_either_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, declared: str, wsl: bool
+) -> None:
+    release = tmp_path / "osrelease"
+    release.write_text("5.15.153.1-microsoft-standard-WSL2\n" if not wsl else "6.1.0-13-amd64\n")
+    monkeypatch.setattr(browser, "_OSRELEASE", release)
+    assert browser.is_wsl({"SCOPEDAUTH_WSL": declared}) is wsl
+
+
+@pytest.mark.parametrize(
+    ("release", "wsl"),
+    [
+        ("5.15.153.1-microsoft-standard-WSL2", True),
+        ("4.4.0-19041-Microsoft", True),
+        ("6.1.0-13-amd64", False),
+        (None, False),
+    ],
+)
+def test_is_wsl_reads_the_kernel_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, release: str | None, wsl: bool
+) -> None:
+    path = tmp_path / "osrelease"
+    if release is not None:
+        path.write_text(release + "\n")
+    monkeypatch.setattr(browser, "_OSRELEASE", path)
+    assert browser.is_wsl({}) is wsl
+    assert browser.is_wsl({"SCOPEDAUTH_WSL": "maybe"}) is wsl  # not a word we know: the kernel decides
 
 
 def test_a_launcher_that_fails_at_once_hands_over_to_the_next(tmp_path: Path) -> None:

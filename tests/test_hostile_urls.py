@@ -92,7 +92,7 @@ def test_open_url_refuses_a_url_no_parser_passed(tmp_path: Path) -> None:
     record = tmp_path / "argv.jsonl"
     _fake_bridges(tmp_path / "bin", record)
     env = {"PATH": str(tmp_path / "bin"), "SCOPEDAUTH_WSL": "1"}
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"^sign-in URL: contains white space or control characters"):
         browser.open_url(PAYLOAD, env=env)
     assert not record.exists()
 
