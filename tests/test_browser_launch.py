@@ -9,7 +9,10 @@ tests/agents/user.py. WSL is declared with ``SCOPEDAUTH_WSL=1``; nothing is mock
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -86,8 +89,18 @@ def test_split_command_follows_this_platform_by_default(
 
 
 def test_a_launcher_still_running_counts_as_opened(tmp_path: Path) -> None:
-    lingering = script(tmp_path / "bin", "lingering", "#!/bin/sh\nexec sleep 5\n")
-    assert browser.open_url(URL, env={"BROWSER": f"{lingering}:false", "PATH": "/usr/bin:/bin"}) is True
+    pid_file = tmp_path / "pid"
+    lingering = script(tmp_path / "bin", "lingering", f'#!/bin/sh\necho $$ > "{pid_file}"\nexec sleep 30\n')
+    try:
+        assert browser.open_url(URL, env={"BROWSER": f"{lingering}:false", "PATH": "/usr/bin:/bin"}) is True
+    finally:  # our child: end and reap it, so no orphan outlives the test (mutmut reaps orphans and chokes)
+        for _ in range(200):  # it writes its pid first thing; wait for that, not for time
+            if pid_file.exists() and pid_file.read_text().strip():
+                break
+            time.sleep(0.025)
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
 
 
 def test_no_display_no_browser_variable_means_no_browser(tmp_path: Path) -> None:
