@@ -141,7 +141,7 @@ def test_the_platform_opener_comes_after_the_wsl_bridge(
     assert browser.launchers(URL, env={**env, "SCOPEDAUTH_WSL": "0"}) == opener
 
 
-def test_windows_opens_through_rundll32(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_windows_uses_the_url_handler_of_rundll32(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "win32")
     assert browser.launchers(URL, env={"PATH": "", "SCOPEDAUTH_WSL": "0"}) == [
         ["rundll32", "url.dll,FileProtocolHandler", URL]
@@ -170,6 +170,8 @@ def test_launchers_read_the_process_environment_by_default(monkeypatch: pytest.M
     monkeypatch.setenv("BROWSER", "my-browser --flag %s")
     assert browser.launchers(URL) == [["my-browser", "--flag", URL]]
     assert browser.can_open()
+    monkeypatch.setenv("SCOPEDAUTH_WSL", "yes")
+    assert browser.is_wsl() is True
 
 
 def test_can_open_says_whether_anything_would_be_tried() -> None:
