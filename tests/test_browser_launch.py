@@ -9,6 +9,7 @@ tests/agents/user.py. WSL is declared with ``SCOPEDAUTH_WSL=1``; nothing is mock
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -223,6 +224,48 @@ def test_a_launcher_that_fails_at_once_hands_over_to_the_next(tmp_path: Path) ->
     assert browser.open_url(URL, env=env) is True
     assert marker.read_text().strip() == URL
     assert browser.open_url(URL, env={"BROWSER": "false:/nonexistent/x", "PATH": "/usr/bin:/bin"}) is False
+
+
+def test_open_url_runs_the_browser_command_with_our_environment_in_a_session_of_its_own(tmp_path: Path) -> None:
+    marker = tmp_path / "opened"
+    probe = script(
+        tmp_path / "bin",
+        "probe",
+        f"#!{sys.executable}\nimport os, sys\n"
+        "seen = (sys.argv[1:], os.environ.get('MARK'), os.getsid(0) == os.getpid())\n"
+        f"open({str(marker)!r}, 'w').write(repr(seen))\n",
+    )
+    env = {"BROWSER": "/nonexistent/should-not-run", "PATH": "/usr/bin:/bin", "MARK": "ours"}
+    assert browser.open_url(URL, f"{probe} --new-window %s", env=env) is True
+    assert marker.read_text() == repr((["--new-window", URL], "ours", True))
+
+
+@pytest.mark.parametrize(("debug_env", "debug_log"), [(False, False), (True, False), (False, True)])
+def test_launcher_output_reaches_stderr_only_when_debugging(
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    debug_env: bool,
+    debug_log: bool,
+) -> None:
+    noisy = script(tmp_path / "bin", "noisy", "#!/bin/sh\necho launcher-out\necho launcher-err >&2\n")
+    env = {"BROWSER": str(noisy), "PATH": "/usr/bin:/bin", **({"SCOPEDAUTH_DEBUG": "1"} if debug_env else {})}
+    if debug_log:
+        caplog.set_level(logging.DEBUG, logger="scopedauth")
+    assert browser.open_url(URL, env=env) is True
+    out, err = capfd.readouterr()
+    assert "launcher" not in out  # stdout is for machines, always
+    assert ("launcher-out" in err and "launcher-err" in err) is (debug_env or debug_log)
+
+
+def test_why_a_launcher_was_skipped_is_logged_at_debug(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="scopedauth")
+    env = {"BROWSER": "/nonexistent/browser:false", "PATH": "/usr/bin:/bin"}
+    assert browser.open_url(URL, env=env) is False
+    assert [r.getMessage() for r in caplog.records if r.name == "scopedauth"] == [
+        "cannot start /nonexistent/browser: No such file or directory",
+        "false exited with status 1; trying the next way to open a browser",
+    ]
 
 
 # -- end to end: the real command, real launcher processes ------------------------------------------
