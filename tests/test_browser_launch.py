@@ -173,6 +173,8 @@ def test_launchers_read_the_process_environment_by_default(monkeypatch: pytest.M
     assert browser.can_open()
     monkeypatch.setenv("SCOPEDAUTH_WSL", "yes")
     assert browser.is_wsl() is True
+    monkeypatch.setenv("BROWSER", "true")
+    assert browser.open_url(URL) is True
 
 
 def test_can_open_says_whether_anything_would_be_tried() -> None:
@@ -255,7 +257,25 @@ def test_launcher_output_reaches_stderr_only_when_debugging(
     assert browser.open_url(URL, env=env) is True
     out, err = capfd.readouterr()
     assert "launcher" not in out  # stdout is for machines, always
-    assert ("launcher-out" in err and "launcher-err" in err) is (debug_env or debug_log)
+    assert ("launcher-out" in err) is (debug_env or debug_log)
+    assert ("launcher-err" in err) is (debug_env or debug_log)
+
+
+def test_a_launcher_never_reads_what_the_user_types(tmp_path: Path) -> None:
+    marker = tmp_path / "stdin"
+    reader = script(tmp_path / "bin", "reader", f'#!/bin/sh\nread line || line=EOF\necho "$line" > "{marker}"\n')
+    typed, sink = os.pipe()
+    os.write(sink, b"https://pasted.example/?code=C\n")  # what --paste waits to read from our stdin
+    os.close(sink)
+    saved = os.dup(0)
+    os.dup2(typed, 0)
+    try:
+        assert browser.open_url(URL, env={"BROWSER": str(reader), "PATH": "/usr/bin:/bin"}) is True
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(typed)
+    assert marker.read_text() == "EOF\n"
 
 
 def test_why_a_launcher_was_skipped_is_logged_at_debug(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -160,6 +160,7 @@ PLAIN_HTTP = (
         ),
         ("https://h.com#x", FRAGMENT),
         ("https://h.com#a#b", FRAGMENT),
+        ("https://h.com#@evil.com#x", FRAGMENT),  # the first '#' ends the authority, not the last
         ("https://h.com/p?q#", FRAGMENT),
         ("https://h.com/[x]", BRACKET),
         ("https://h.com/a[", BRACKET),
