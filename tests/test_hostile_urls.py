@@ -10,6 +10,7 @@ the sandbox) or the real command, and each one failed on fbd4221:
 * 5: ``*.localhost`` counted as loopback, so plain http was allowed to it.
 * 8: ``https://[::1`` was a ValueError traceback; ``:0``, ``-`` and ``..`` were accepted.
 * 11: ``--redirect-uri`` took loopback addresses the listener never serves.
+* and ``scopedauth call 'https://[::1/x'`` ended in the same ValueError traceback as finding 8.
 """
 
 from __future__ import annotations
