@@ -9,17 +9,16 @@ runs the real SDK on the same inputs to keep the two in step.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal, TypedDict, get_args
-from urllib.parse import urlsplit, urlunsplit
 
 from .databrickscfg import AUTH_ENV, config_path, is_other_host, load_profile
 from .errors import ConfigError
 from .records import Record
+from .urls import parse_host
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
@@ -30,7 +29,6 @@ __all__ = [
     "Target",
     "TargetOptions",
     "canonical_host",
-    "is_loopback_host",
     "parse_scopes",
     "resolve_target",
 ]
@@ -73,7 +71,6 @@ _ACCOUNT_HOSTS = (
 )
 # databricks-sdk's `is_account_client`: `https://accounts.` or `https://accounts-dod.` (GovCloud DoD)
 _ACCOUNT_PREFIXES = ("accounts.", "accounts-dod.")
-_HOSTNAME = re.compile(r"^[a-z0-9_.-]+$")
 # a client_id is one token of the keyring key: printable, no white space, no "|" (the key's separator)
 _CLIENT_ID = re.compile(r"^[\x21-\x7B\x7D\x7E]+$")
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
@@ -94,63 +91,15 @@ RESOLVE_ENV: tuple[str, ...] = (
 )
 
 
-def is_loopback_host(hostname: str | None) -> bool:
-    """True for ``localhost`` and any loopback IP: the only hosts allowed over plain http."""
-    if not hostname:
-        return False
-    name = hostname.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def canonical_host(host: str) -> str:
+def canonical_host(host: str, field: str = "host") -> str:
     """``scheme://host[:port]`` in lower case, no trailing slash, no default port.
 
-    Mirrors databricks-sdk's host fix-up (``https://`` added when missing, ``:443`` dropped) and
-    then enforces HTTPS except for loopback, because a token endpoint over plain http hands the
-    refresh token to anyone on the path.
+    Mirrors databricks-sdk's host fix-up (``https://`` added when missing, ``:443`` dropped);
+    :func:`scopedauth.urls.parse_host` enforces the rest (HTTPS except for loopback, because a
+    token endpoint over plain http hands the refresh token to anyone on the path). ``field``
+    names where the value came from in the error (``--host``, ``DATABRICKS_HOST``, a profile).
     """
-    raw = host.strip()
-    if not raw:
-        raise ConfigError("the host is empty: pass --host https://<workspace>.cloud.databricks.com")
-    if any(c.isspace() or not c.isprintable() for c in raw):
-        # urlsplit silently deletes tabs and newlines (bpo-43882); refuse instead of guessing
-        raise ConfigError(f"the host contains white space or control characters: {host!r}")
-    if "://" not in raw:
-        raw = "https://" + raw
-    parts = urlsplit(raw)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(f"not a workspace URL: {host!r} (expected https://<workspace-host>)")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError(f"the host must be a bare URL without credentials, query or fragment: {host!r}")
-    if parts.path.strip("/"):
-        raise ConfigError(f"the host must not have a path: {host!r} (use the workspace's base URL)")
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ConfigError(f"bad port in host {host!r}") from exc
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ConfigError(
-            f"refusing plain http for {parts.hostname}: tokens would cross the network unencrypted; use https://"
-        )
-    name = parts.hostname.lower()
-    if not _HOSTNAME.fullmatch(name) and not _is_ipv6(name):
-        raise ConfigError(f"not a host name: {parts.hostname!r} in {host!r} (internationalised names: use punycode)")
-    netloc = f"[{name}]" if ":" in name else name
-    if port is not None and not (parts.scheme == "https" and port == 443):
-        netloc += f":{port}"
-    return urlunsplit((parts.scheme, netloc, "", "", ""))
-
-
-def _is_ipv6(name: str) -> bool:
-    try:
-        return ipaddress.ip_address(name).version == 6
-    except ValueError:
-        return False
+    return parse_host(host, field).origin
 
 
 def parse_scopes(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -379,7 +328,7 @@ def resolve_target(
         wanted = tuple(sorted((*wanted, OFFLINE_ACCESS)))
     if wanted and not refresh_token:
         wanted = tuple(s for s in wanted if s != OFFLINE_ACCESS)
-    canon = canonical_host(values["host"])
+    canon = canonical_host(values["host"], _host_field(host, profile, env))
     acct = values.get("account_id") or None
     if acct is not None and not account_id and not _is_account_host(canon):
         acct = None  # workspace profiles often carry account_id too; that is not an account login
@@ -393,7 +342,16 @@ def resolve_target(
     return Target(host=canon, client_id=cid, scopes=wanted, account_id=acct, profile=profile)
 
 
+def _host_field(host: str | None, profile: str | None, env: Mapping[str, str]) -> str:
+    """Where the host came from, as errors name it (same precedence as :func:`_merge_sources`)."""
+    if host:
+        return "--host"
+    if env.get("DATABRICKS_HOST"):
+        return "DATABRICKS_HOST"
+    return f"host of profile {profile or 'DEFAULT'} in {config_path(env)}"
+
+
 def _is_account_host(host: str) -> bool:
     """Account consoles: the three public ones, or any ``accounts.*`` / ``accounts-dod.*`` host."""
-    hostname = urlsplit(host).hostname or ""
+    hostname = parse_host(host).host
     return hostname in _ACCOUNT_HOSTS or hostname.startswith(_ACCOUNT_PREFIXES)

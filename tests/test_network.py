@@ -23,7 +23,7 @@ import pytest
 import scopedauth
 import scopedauth.grants.manage
 from scopedauth.config import resolve_target
-from scopedauth.errors import NetworkError, TokenEndpointError
+from scopedauth.errors import ConfigError, NetworkError, TokenEndpointError
 from scopedauth.oauth import transport
 from scopedauth.oauth.endpoints import discover
 from scopedauth.sandbox import Sandbox, SandboxConfig
@@ -162,6 +162,70 @@ def test_tls_works_only_with_the_ca_bundle(tls_sandbox: Sandbox, pki: Pki, tmp_p
     group = run("--ca-bundle", str(pki.ca), *token_args, env=base_env(SP_SECRET="sp-secret"))
     assert group.returncode == 0, group.stderr
     assert tls_sandbox.stats.client_credentials == 4
+
+
+class MovedMetadata:
+    """An https stand-in whose discovery document answers ``302 Location: <to>``.
+
+    ``/moved`` serves the metadata; every GET is recorded, so a test sees where discovery went.
+    """
+
+    def __init__(self, pki: Pki, to: str) -> None:
+        self.gets: list[str] = []
+        outer = self
+
+        class Handler(QuietHandler):
+            def do_GET(self) -> None:
+                outer.gets.append(self.path)
+                if self.path != "/moved":
+                    self.send_response(302)
+                    self.send_header("Location", to.format(port=outer.port))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                base = f"https://127.0.0.1:{outer.port}/oidc/v1"
+                self.send_body(200, {"authorization_endpoint": f"{base}/authorize", "token_endpoint": f"{base}/token"})
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.socket = pki.server_context().wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.url = f"https://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("to", ["/moved", "https://127.0.0.1:{port}/moved"], ids=["relative", "absolute"])
+def test_discovery_follows_a_redirect_to_https_on_the_same_host(
+    pki: Pki, to: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCOPEDAUTH_CA_BUNDLE", str(pki.ca))
+    server = MovedMetadata(pki, to)
+    try:
+        found = discover(resolve_target(host=server.url, scopes="sql"))
+    finally:
+        server.close()
+    assert found.token_endpoint == f"{server.url}/oidc/v1/token"
+    assert server.gets == ["/oidc/.well-known/oauth-authorization-server", "/moved"]
+
+
+@pytest.mark.parametrize(
+    "to", ["https://localhost:{port}/moved", "http://127.0.0.1:{port}/moved"], ids=["other-host", "plain-http"]
+)
+def test_discovery_refuses_a_redirect_off_https_or_off_the_host(
+    pki: Pki, to: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCOPEDAUTH_CA_BUNDLE", str(pki.ca))
+    server = MovedMetadata(pki, to)
+    try:
+        with pytest.raises(ConfigError, match=r"discovery follows a redirect only to https on 127\.0\.0\.1"):
+            discover(resolve_target(host=server.url, scopes="sql"))
+    finally:
+        server.close()
+    assert server.gets == ["/oidc/.well-known/oauth-authorization-server"]
 
 
 def test_user_login_and_refresh_over_tls(tls_sandbox: Sandbox, pki: Pki, listener_port: int, tmp_path: Path) -> None:

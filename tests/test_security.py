@@ -52,13 +52,14 @@ from scopedauth.errors import (
 from scopedauth.grants import manage, session
 from scopedauth.oauth import client as oauth
 from scopedauth.oauth import pkce
-from scopedauth.oauth.endpoints import Endpoints, check_secure, discover
+from scopedauth.oauth.endpoints import Endpoints, discover
 from scopedauth.oauth.listener import Listener
 from scopedauth.sandbox import Sandbox
 from scopedauth.sandbox.useragent import _ConsentForm
 from scopedauth.storage.backends import FileBackend, MemoryBackend
 from scopedauth.storage.store import TokenStore
 from scopedauth.tokens import Token, utcnow
+from scopedauth.urls import parse_url
 from tests.localhttp import LocalOAuth
 
 STATE = "s" * 43
@@ -646,9 +647,9 @@ def test_file_store_is_0600_in_a_0700_directory_whatever_the_umask(
         "",
     ],
 )
-def test_check_secure_refuses_plain_http_off_loopback(url: str) -> None:
-    with pytest.raises(ConfigError, match="https"):
-        check_secure(url, "token endpoint")
+def test_endpoint_urls_must_be_https_off_loopback(url: str) -> None:
+    with pytest.raises(ConfigError, match="token endpoint"):
+        parse_url(url, "token endpoint")
 
 
 @pytest.mark.parametrize(
@@ -661,8 +662,8 @@ def test_check_secure_refuses_plain_http_off_loopback(url: str) -> None:
         "http://[::1]:9/token",
     ],
 )
-def test_check_secure_allows_https_and_loopback(url: str) -> None:
-    assert check_secure(url, "token endpoint") == url
+def test_endpoint_urls_may_be_https_or_loopback_http(url: str) -> None:
+    assert str(parse_url(url, "token endpoint")) == url
 
 
 @pytest.mark.parametrize(

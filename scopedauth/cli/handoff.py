@@ -16,7 +16,7 @@ import contextlib
 import os
 import sys
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import click
 
@@ -99,16 +99,17 @@ def _call_target(url: str, store: Any, options: dict[str, Any]) -> tuple[Any, bo
     workspace they belong to. For a host taken from the URL, no service principal's secret is
     used (see :func:`scopedauth.grants.m2m.no_ambient_secret`).
     """
-    from ..config import canonical_host, resolve_target
+    from ..config import resolve_target
     from ..grants import session
     from ..handoff.diagnose import is_app_host
+    from ..urls import parse_url
 
     explicit = options.get("host") or options.get("profile") or options.get("app")
     explicit = explicit or os.environ.get("DATABRICKS_HOST") or os.environ.get("DATABRICKS_CONFIG_PROFILE")
-    parts = urlsplit(url)
-    if explicit or not parts.scheme or is_app_host(parts.hostname):
+    absolute = parse_url(url, "URL") if "://" in url else None  # a path goes to the workspace
+    if explicit or absolute is None or is_app_host(absolute.host):
         return session.resolve(store=store, **options), False
-    origin = canonical_host(f"{parts.scheme}://{parts.netloc}")
+    origin = absolute.origin
     try:
         if resolve_target(**options).host == origin:
             return session.resolve(store=store, **options), False  # e.g. the default profile: keeps its scopes

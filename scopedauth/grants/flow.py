@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
+from .. import urls
 from ..config import Target
 from ..errors import AuthorizationDeniedError, AuthorizationError, ConfigError, ScopedAuthError
 from ..oauth import browser, pkce
@@ -32,21 +32,29 @@ PASTE_ATTEMPTS = 3
 
 
 def _redirect_uri(port: int, redirect_uri: str | None) -> tuple[str, int]:
-    from ..config import is_loopback_host
+    """The redirect URI and the port to bind: only what the listener can serve is accepted.
+
+    The listener binds 127.0.0.1 and ::1 and answers ``Host: localhost``, ``127.0.0.1`` and
+    ``[::1]``; any other loopback address (127.0.0.2, ``app.localhost``) would make the login
+    wait out its whole timeout, so it is refused here, before discovery.
+    """
+    from ..oauth.listener import SERVED_HOSTS
 
     if redirect_uri is None:
         if not 0 < port < 65536:
             raise ConfigError(f"--port must be 1-65535, not {port}")
         return f"http://localhost:{port}", port
-    parts = urlsplit(redirect_uri)
-    if parts.scheme != "http" or not is_loopback_host(parts.hostname):
-        raise ConfigError(
-            f"--redirect-uri {redirect_uri!r} must be http://localhost:PORT[/path] (the listener runs on loopback)"
-        )
+    accepted = ", ".join(f"http://{host}:PORT[/path]" for host in SERVED_HOSTS)
     try:
-        bound = parts.port or 80
-    except ValueError:
-        raise ConfigError(f"bad port in --redirect-uri {redirect_uri!r}") from None
+        parsed = urls.parse_url(redirect_uri, "--redirect-uri")
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (the listener serves {accepted})") from None
+    if parsed.scheme != "http" or parsed.hostname not in SERVED_HOSTS:
+        raise ConfigError(
+            f"--redirect-uri {urls.shown(redirect_uri)} names an address the listener cannot serve: "
+            f"it serves only {accepted}"
+        )
+    bound = parsed.effective_port
     if port not in (DEFAULT_PORT, bound):
         raise ConfigError(
             f"--port {port} and --redirect-uri {redirect_uri} disagree: drop --port (the URI names the port)"
@@ -118,7 +126,7 @@ def run_login(
     if mode == "paste":
         url = authorize(redirect)
         say(f"Open this URL in any browser and sign in:\n\n  {url}\n")
-        shown = redirect if urlsplit(redirect).path else redirect + "/"
+        shown = redirect if urls.parse_url(redirect, "--redirect-uri").path else redirect + "/"
         say(f"The browser will then fail to load {shown}?code=…; that is expected. Copy that whole address.")
         code = _read_pasted(read_line or _default_read_line, redirect, state, say)
         token = oauth.exchange_code(target, endpoints, code=code, verifier=verifier, redirect_uri=redirect)

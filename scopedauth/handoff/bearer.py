@@ -26,10 +26,11 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from ..config import StorageKind, Target, TargetOptions, is_loopback_host
+from ..config import StorageKind, Target, TargetOptions
 from ..errors import ConfigError
 from ..grants import aio, session
 from ..grants.session import Say
+from ..urls import is_loopback_host
 
 if TYPE_CHECKING:
     from typing import Unpack

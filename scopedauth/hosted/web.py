@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..config import is_loopback_host
 from ..errors import ConfigError
+from ..urls import is_loopback_host
 
 __all__ = ["CookiePolicy", "app_origin", "cross_site_post", "error_page", "login_location", "safe_return_to"]
 

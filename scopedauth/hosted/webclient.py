@@ -3,7 +3,7 @@
 A hosted app is a confidential OAuth app integration: every token request carries the client
 secret in the form body (``client_secret_post``, as databricks-sdk's ``Consent.exchange`` sends
 it) *and* a PKCE verifier (RFC 9700 asks for both). Responses go through the same
-:func:`~scopedauth.oauth.client.parse_token_response` as the CLI's, so a proxy's error page is
+:func:`~scopedauth.oauth.token_response.parse_token_answer` as the CLI's, so a proxy's error page is
 a typed error and never a stored token.
 
 Refresh requests are sent once, with no retry and a timeout shorter than the refresh lease
@@ -17,11 +17,13 @@ import json
 import threading
 from typing import Any
 
+from .. import urls
 from ..config import Target
 from ..errors import NetworkError, ScopedAuthError, StorageError, TokenEndpointError
 from ..oauth import transport
-from ..oauth.client import authorize_url, parse_token_response, redacted
-from ..oauth.endpoints import Endpoints, check_secure, discover
+from ..oauth.client import authorize_url
+from ..oauth.endpoints import Endpoints, discover
+from ..oauth.token_response import parse_token_answer
 from ..tokens import Token
 
 __all__ = ["WebClient"]
@@ -58,8 +60,8 @@ class WebClient:
         """POST once (no retry of a request that may have reached the server); the raw response."""
         import requests
 
-        check_secure(url, "token endpoint")
-        kwargs = transport.request_kwargs(url)
+        urls.parse_url(url, "token endpoint")
+        kwargs = transport.post_kwargs(url)  # a redirect is answered, never followed
         if timeout is not None:
             kwargs["timeout"] = timeout
         body = {**form, "client_id": self.target.client_id, "client_secret": self.client_secret}
@@ -73,17 +75,18 @@ class WebClient:
             session.close()
 
     def _token(self, url: str, form: dict[str, str], *, previous: Token | None, timeout: Any = None) -> Token:
-        resp = self._post(url, form, timeout)
-        try:
-            data = resp.json()
-        except ValueError:
-            raise TokenEndpointError(
-                "invalid_response", "the token endpoint did not answer JSON", resp.status_code
-            ) from None
-        try:
-            return parse_token_response(self.target, data, token_endpoint=url, previous=previous)
-        except TokenEndpointError as exc:
-            raise redacted(redacted(exc, self.client_secret), form.get("refresh_token", "")) from None
+        return self._answer(self._post(url, form, timeout), url, previous=previous, hide=form.values())
+
+    def _answer(self, resp: Any, url: str, *, previous: Token | None, hide: Any) -> Token:
+        """The one strict token-answer parser (status, JSON, types); our secrets cut from its errors."""
+        return parse_token_answer(
+            self.target,
+            resp.status_code,
+            resp.content,
+            token_endpoint=url,
+            previous=previous,
+            hide=(self.client_secret, *hide),
+        )
 
     def exchange_code(self, code: str, verifier: str) -> tuple[Token, dict[str, Any]]:
         """Trade the code; also return the raw response (it may carry an ``id_token``)."""
@@ -91,16 +94,8 @@ class WebClient:
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri}
         form["code_verifier"] = verifier
         resp = self._post(url, form, None)
-        try:
-            data = resp.json()
-        except ValueError:
-            raise TokenEndpointError(
-                "invalid_response", "the token endpoint did not answer JSON", resp.status_code
-            ) from None
-        try:
-            token = parse_token_response(self.target, data, token_endpoint=url)
-        except TokenEndpointError as exc:
-            raise redacted(redacted(exc, self.client_secret), code) from None
+        token = self._answer(resp, url, previous=None, hide=form.values())
+        data = resp.json()  # the parser accepted it as a JSON object
         return token, data if isinstance(data, dict) else {}
 
     def refresh(self, token: Token, timeout: tuple[float, float]) -> Token:

@@ -1,10 +1,26 @@
 """Getting the authorize URL in front of a person.
 
 Order: ``--browser-command``, then ``$BROWSER`` (a ``:``-separated list, ``%s`` for the URL, as
-Python's :mod:`webbrowser` and git read it), then WSL's bridges to the Windows browser
-(``wslview``, ``powershell.exe Start-Process``, ``cmd.exe /c start``), then the platform opener
-(``open``, ``rundll32``, or ``xdg-open``/``gio``/``sensible-browser`` when a display exists).
-A launcher that exits non-zero at once (not installed, no display) hands over to the next one.
+Python's :mod:`webbrowser` and git read it), then WSL's bridge to the Windows browser, then the
+platform opener (``open``, ``rundll32``, or ``xdg-open``/``gio``/``sensible-browser`` when a
+display exists). A launcher that exits non-zero at once (not installed, no display) hands over
+to the next one.
+
+The URL is data no shell parses. :func:`open_url` takes only a URL that
+:func:`scopedauth.urls.parse_url` accepts (https, RFC 3986 characters: no quotes of any kind,
+no spaces, no backslashes), and hands it to a program as one element of an argument vector,
+never inside a command string. From WSL that program is
+``rundll32.exe url.dll,FileProtocolHandler URL``: WSL's interop passes the vector on as a
+Windows command line, rundll32 gives the rest of that line to ``FileProtocolHandler``, which
+calls ``ShellExecute`` on it, with no ``cmd`` or PowerShell in between (the common choice of
+Go programs on Windows, and ours there too). Not used, on purpose:
+``powershell.exe -Command "Start-Process '…'"`` (a command string: ``’`` U+2019 closes a
+PowerShell quote as ``'`` does), ``cmd.exe /c start`` (``|``, ``&`` and ``^`` are cmd syntax,
+and sub-delimiters RFC 3986 allows), and wslu's ``wslview`` (it builds
+``powershell.exe -Command "Start \"URL\""`` itself, where ``$(…)`` in a URL would run), and
+``explorer.exe URL`` (it exits 1 even when it opened the page, so a failure cannot be told).
+A ``--browser-command`` or ``$BROWSER`` template is the user's own program: the URL replaces
+``%s`` inside one word of its vector; a template that itself runs ``sh -c`` is theirs to quote.
 
 A launcher's own output never reaches our stdout, which is for machines
 (``export X=$(scopedauth token)``): it goes nowhere, or to stderr with ``SCOPEDAUTH_DEBUG`` set
@@ -25,6 +41,8 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+
+from ..urls import parse_url
 
 __all__ = ["LAUNCH_GRACE", "WSL_ENV", "can_open", "is_wsl", "launchers", "open_url", "split_command"]
 
@@ -70,17 +88,10 @@ def _command(template: str, url: str) -> list[str]:
 
 
 def _wsl_bridges(url: str, env: Mapping[str, str]) -> list[list[str]]:
-    """The Windows browser from inside WSL: wslu's wslview, else PowerShell, else cmd."""
-    path = env.get("PATH")
-    found: list[list[str]] = []
-    if shutil.which("wslview", path=path):
-        found.append(["wslview", url])
-    if shutil.which("powershell.exe", path=path):
-        quoted = "'" + url.replace("'", "''") + "'"  # a PowerShell single-quoted string
-        found.append(["powershell.exe", "-NoProfile", "-NonInteractive", "-Command", f"Start-Process {quoted}"])
-    if shutil.which("cmd.exe", path=path):
-        found.append(["cmd.exe", "/c", "start", "", url.replace("&", "^&")])  # & ends a cmd command
-    return found
+    """The Windows browser from inside WSL: rundll32's URL handler, the URL as its own argument."""
+    if shutil.which("rundll32.exe", path=env.get("PATH")):
+        return [["rundll32.exe", "url.dll,FileProtocolHandler", url]]
+    return []
 
 
 def launchers(url: str, command: str | None = None, env: Mapping[str, str] | None = None) -> list[list[str]]:
@@ -111,10 +122,13 @@ def can_open(command: str | None = None, env: Mapping[str, str] | None = None) -
 def open_url(url: str, command: str | None = None, env: Mapping[str, str] | None = None) -> bool:
     """Start the first launcher that does not fail at once; True if one did.
 
-    A launcher still running after :data:`LAUNCH_GRACE` seconds, or one that exited 0, counts
-    as opened (``xdg-open`` returns at once, a browser binary keeps running). Its output goes
-    nowhere: it must never reach our stdout.
+    ``url`` must pass :func:`scopedauth.urls.parse_url` (a :class:`ConfigError` if not), so that
+    only RFC 3986 characters reach a launcher. A launcher still running after
+    :data:`LAUNCH_GRACE` seconds, or one that exited 0, counts as opened (``xdg-open`` returns
+    at once, a browser binary keeps running). Its output goes nowhere: it must never reach our
+    stdout.
     """
+    url = str(parse_url(url, "sign-in URL"))
     debug = bool((os.environ if env is None else env).get("SCOPEDAUTH_DEBUG")) or log.isEnabledFor(logging.DEBUG)
     sink = sys.stderr if debug else subprocess.DEVNULL
     for argv in launchers(url, command, env):

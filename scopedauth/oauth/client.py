@@ -4,7 +4,9 @@ Four grants — authorization code (+PKCE), refresh, client credentials, token e
 revocation. authlib builds and sends each request; every answer, raw, goes through
 :func:`~scopedauth.oauth.token_response.parse_token_answer`, the one parser that turns whatever
 the server sent into a :class:`~scopedauth.tokens.Token` or a typed error, so a proxy's HTML
-error page, a token in a 400 or a token without ``access_token`` can never be stored. authlib is
+error page, a token in a 400 or a token without ``access_token`` can never be stored. No POST
+follows a redirect (a 3xx is a :class:`TokenEndpointError`), and every endpoint URL passes
+:func:`scopedauth.urls.parse_url` first, also one read back from a stored record. authlib is
 imported inside the functions: the hot path never touches it.
 """
 
@@ -15,11 +17,12 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from .. import urls
 from ..config import DEFAULT_CLIENT_ID, OFFLINE_ACCESS, Target
 from ..errors import InvalidGrantError, TokenEndpointError
 from ..tokens import Token
 from . import transport
-from .endpoints import Endpoints, check_secure
+from .endpoints import Endpoints
 from .token_response import oauth_error, parse_token_answer, parse_token_response
 
 __all__ = [
@@ -97,7 +100,7 @@ def _session(target: Target, *, client_secret: str | None = None, idempotent: bo
         token_endpoint_auth_method="client_secret_basic" if client_secret else "none",
         code_challenge_method="S256",
     )
-    return transport.new_session(session, idempotent=idempotent)
+    return transport.new_session(session, idempotent=idempotent, endpoint="token endpoint")
 
 
 def _call(
@@ -113,7 +116,7 @@ def _call(
     import requests
     from authlib.common.errors import AuthlibBaseError
 
-    check_secure(url, "token endpoint")
+    urls.parse_url(url, "token endpoint")
     secrets = tuple(s for s in hide if s)
     try:
         send()
@@ -157,7 +160,7 @@ def exchange_code(
             code_verifier=verifier,
             redirect_uri=redirect_uri,
             scope=" ".join(target.scopes),
-            **transport.request_kwargs(url),
+            **transport.post_kwargs(url),
         ),
         hide=(code, verifier),
     )
@@ -173,7 +176,7 @@ def refresh(token: Token) -> Token:
         token.target,
         session,
         url,
-        lambda: session.refresh_token(url, refresh_token=token.refresh_token, **transport.request_kwargs(url)),
+        lambda: session.refresh_token(url, refresh_token=token.refresh_token, **transport.post_kwargs(url)),
         previous=token,
         hide=(token.refresh_token, token.access_token),
     )
@@ -198,7 +201,7 @@ def client_credentials(target: Target, endpoints: Endpoints, client_secret: str)
         session,
         url,
         lambda: session.fetch_token(
-            url, grant_type="client_credentials", scope=_unattended_scope(target), **transport.request_kwargs(url)
+            url, grant_type="client_credentials", scope=_unattended_scope(target), **transport.post_kwargs(url)
         ),
         hide=(client_secret,),
     )
@@ -227,7 +230,7 @@ def token_exchange(target: Target, endpoints: Endpoints, subject_token: str, sub
             subject_token=subject_token,
             subject_token_type=subject_token_type,
             scope=_unattended_scope(target),
-            **transport.request_kwargs(url),
+            **transport.post_kwargs(url),
         ),
         hide=(subject_token,),
     )
@@ -242,18 +245,21 @@ def revoke(token: Token, revocation_endpoint: str) -> bool:
     """RFC 7009: revoke the refresh token (or the access token). True when the server said 200."""
     import requests
 
-    check_secure(revocation_endpoint, "revocation endpoint")
+    urls.parse_url(revocation_endpoint, "revocation endpoint")
     secret, hint = (
         (token.refresh_token, "refresh_token") if token.refresh_token else (token.access_token, "access_token")
     )
-    session = transport.new_session(idempotent=False)
+    session = transport.new_session(idempotent=False, endpoint="revocation endpoint")
     try:
         resp = session.post(
             revocation_endpoint,
             data={"token": secret, "token_type_hint": hint, "client_id": token.target.client_id},
-            **transport.request_kwargs(revocation_endpoint),
+            **transport.post_kwargs(revocation_endpoint),
         )
     except requests.RequestException as exc:
         log.warning("could not revoke: %s", transport.network_error(exc, revocation_endpoint))
+        return False
+    except TokenEndpointError as exc:  # a redirect, which no POST of ours follows
+        log.warning("could not revoke: %s", exc)
         return False
     return bool(resp.status_code == 200)

@@ -2,21 +2,29 @@
 
 Workspaces publish RFC 8414 metadata at ``{host}/oidc/.well-known/oauth-authorization-server``;
 newer hosts also publish ``{host}/.well-known/databricks-config`` whose ``oidc_endpoint`` names
-the OIDC base. Account consoles live under ``/oidc/accounts/{id}/``. Every endpoint must be
-HTTPS unless its host is loopback, whatever the metadata says.
+the OIDC base. Account consoles live under ``/oidc/accounts/{id}/``.
+
+Every URL a document names passes :func:`scopedauth.urls.parse_url`, which refuses it (a
+:class:`ConfigError` naming the field) unless it is an https URL (plain http only on loopback)
+of RFC 3986 characters: the authorization endpoint ends up in a browser launcher's argv, the
+token endpoint receives codes and refresh tokens. A discovery GET follows a redirect only to
+an https URL on the same host, at most :data:`MAX_REDIRECTS` times.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from ..config import Target, is_loopback_host
+from .. import urls
+from ..config import Target
 from ..errors import ConfigError, NetworkError
 from . import transport
 
-__all__ = ["Endpoints", "check_secure", "discover"]
+__all__ = ["MAX_REDIRECTS", "Endpoints", "discover", "discover_or_none"]
+
+#: redirects one discovery GET may follow (each to https on the same host)
+MAX_REDIRECTS = 3
 
 
 @dataclass(frozen=True)
@@ -27,38 +35,49 @@ class Endpoints:
     issuer: str | None = None
 
 
-def check_secure(url: str, what: str) -> str:
-    """Refuse anything but https, except on loopback (tests and the sandbox)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and is_loopback_host(parts.hostname):
-        return url
-    raise ConfigError(f"refusing the {what} {url!r}: it must be https (plain http only for loopback hosts)")
-
-
 def _oidc_base(target: Target) -> str:
     if target.account_id:
         return f"{target.host}/oidc/accounts/{target.account_id}"
     return f"{target.host}/oidc"
 
 
-def _get_json(session: Any, url: str) -> dict[str, Any] | None:
+def _get_json(session: Any, url: urls.Url) -> dict[str, Any] | None:
     """GET a JSON object; None for 404/non-JSON (try the next document), raise when unreachable.
 
     A 5xx or 429 still there after the retries is a :class:`NetworkError`: the host is a
     Databricks host having trouble, and "publishes no OAuth metadata" would send the user
-    looking for a typo in a URL that is right.
+    looking for a typo in a URL that is right. A redirect is followed by hand, and only to https
+    on the host asked (a GET carries no secret, but what it answers names the token endpoint).
     """
     import requests
 
-    try:
-        resp = session.get(url, headers={"Accept": "application/json"}, **transport.request_kwargs(url))
-    except requests.RequestException as exc:
-        raise transport.network_error(exc, url) from None
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            resp = session.get(
+                str(current),
+                headers={"Accept": "application/json"},
+                allow_redirects=False,
+                **transport.request_kwargs(str(current)),
+            )
+        except requests.RequestException as exc:
+            raise transport.network_error(exc, str(current)) from None
+        if not resp.is_redirect:
+            break
+        resp.close()
+        field = f"the redirect from {current}"
+        moved = urls.join(current, resp.headers.get("location", ""), field)
+        if moved.scheme != "https" or moved.host != url.host:
+            raise ConfigError(
+                f"{field} to {moved} is refused: discovery follows a redirect only to https on {url.host}"
+            )
+        current = moved
+    else:
+        raise ConfigError(f"discovery at {url} redirected more than {MAX_REDIRECTS} times")
     if resp.status_code >= 500 or resp.status_code == 429:
-        host = urlsplit(url).netloc
-        raise NetworkError(f"{host} answered HTTP {resp.status_code} to discovery, also after retries; try again later")
+        raise NetworkError(
+            f"{current.netloc} answered HTTP {resp.status_code} to discovery, also after retries; try again later"
+        )
     if resp.status_code != 200:
         return None
     try:
@@ -68,16 +87,20 @@ def _get_json(session: Any, url: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _from_metadata(data: dict[str, Any]) -> Endpoints | None:
+def _from_metadata(data: dict[str, Any], document: str) -> Endpoints | None:
     auth, token = data.get("authorization_endpoint"), data.get("token_endpoint")
     if not isinstance(auth, str) or not isinstance(token, str):
         return None
     revoke = data.get("revocation_endpoint")
     issuer = data.get("issuer")
+
+    def endpoint(name: str, value: str) -> str:
+        return str(urls.parse_url(value, f"{document} field {name}"))
+
     return Endpoints(
-        authorization_endpoint=check_secure(auth, "authorization endpoint"),
-        token_endpoint=check_secure(token, "token endpoint"),
-        revocation_endpoint=check_secure(revoke, "revocation endpoint") if isinstance(revoke, str) else None,
+        authorization_endpoint=endpoint("authorization_endpoint", auth),
+        token_endpoint=endpoint("token_endpoint", token),
+        revocation_endpoint=endpoint("revocation_endpoint", revoke) if isinstance(revoke, str) else None,
         issuer=issuer if isinstance(issuer, str) else None,
     )
 
@@ -90,26 +113,26 @@ def discover(target: Target, session: Any = None) -> Endpoints:
     account id).
     """
     session = session or transport.new_session()
-    base = _oidc_base(target)
-    check_secure(base, "host")
-    tried = [f"{base}/.well-known/oauth-authorization-server"]
+    base = urls.parse_url(_oidc_base(target), "host")
+    tried = [urls.parse_url(f"{base}/.well-known/oauth-authorization-server", "host")]
     data = _get_json(session, tried[0])
-    found = _from_metadata(data) if data else None
+    found = _from_metadata(data, "discovery document") if data else None
     if found is None and not target.account_id:
-        tried.append(f"{target.host}/.well-known/databricks-config")
+        tried.append(urls.parse_url(f"{target.host}/.well-known/databricks-config", "host"))
         config = _get_json(session, tried[1])
         oidc = config.get("oidc_endpoint") if config else None
         if isinstance(oidc, str) and oidc:
-            oidc = check_secure(oidc.rstrip("/"), "OIDC endpoint")
-            tried.append(f"{oidc}/.well-known/oauth-authorization-server")
+            field = "databricks-config field oidc_endpoint"
+            oidc = str(urls.parse_url(oidc, field)).rstrip("/")
+            tried.append(urls.parse_url(f"{oidc}/.well-known/oauth-authorization-server", field))
             data = _get_json(session, tried[2])
-            found = _from_metadata(data) if data else None
+            found = _from_metadata(data, f"discovery document at {oidc}") if data else None
             if found is None:  # the documented fixed layout under the advertised base
                 found = Endpoints(f"{oidc}/v1/authorize", f"{oidc}/v1/token")
     if found is None:
         what = f"account {target.account_id} on {target.host}" if target.account_id else target.host
         raise ConfigError(
-            f"{what} publishes no OAuth metadata (tried {', '.join(tried)}); "
+            f"{what} publishes no OAuth metadata (tried {', '.join(map(str, tried))}); "
             "check the workspace URL" + (" and the account id" if target.account_id else "")
         )
     return found

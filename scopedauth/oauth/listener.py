@@ -32,10 +32,11 @@ from ..errors import AuthorizationDeniedError, AuthorizationError, CallbackTimeo
 from ..text import shown
 from .callback import MAX_QUERY, IgnoredCallbackError, Verdict, judge, parse_query, redirect_path
 
-__all__ = ["Listener", "Outcome", "templates_dir"]
+__all__ = ["SERVED_HOSTS", "Listener", "Outcome", "templates_dir"]
 
 log = logging.getLogger("scopedauth")
-_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+#: the ``Host`` names the listener answers, and so the only hosts a redirect URI may name
+SERVED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
@@ -189,7 +190,7 @@ class Listener:
         @app.route("/<path:subpath>", methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"])
         def handle(subpath: str) -> Response:
             host = (request.host or "").lower()
-            if (host if host.endswith("]") else host.rsplit(":", 1)[0]) not in _ALLOWED_HOSTS:
+            if (host if host.endswith("]") else host.rsplit(":", 1)[0]) not in SERVED_HOSTS:
                 return failure(421, "Wrong host", "This listener only answers requests addressed to localhost.")
             if request.path != self.path:
                 return failure(404, "Not found", "This is scopedauth's login listener; nothing lives here.")

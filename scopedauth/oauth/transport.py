@@ -21,8 +21,8 @@ import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..config import is_loopback_host
-from ..errors import ConfigError, NetworkError
+from .. import urls
+from ..errors import ConfigError, NetworkError, TokenEndpointError
 
 if TYPE_CHECKING:
     import requests
@@ -34,6 +34,7 @@ __all__ = [
     "configure",
     "network_error",
     "new_session",
+    "post_kwargs",
     "request_kwargs",
 ]
 
@@ -70,9 +71,14 @@ def request_kwargs(url: str) -> dict[str, Any]:
     verify = _verify()
     if verify is not True:
         kwargs["verify"] = verify
-    if is_loopback_host(urlsplit(url).hostname):
+    if urls.is_loopback_url(url):
         kwargs["proxies"] = dict(_NO_PROXY)
     return kwargs
+
+
+def post_kwargs(url: str) -> dict[str, Any]:
+    """:func:`request_kwargs` for a POST to an OAuth endpoint: never follow a redirect."""
+    return {**request_kwargs(url), "allow_redirects": False}
 
 
 #: longest Retry-After we honour; a server asking for more gets a NetworkError sooner instead
@@ -111,8 +117,16 @@ def _retry(idempotent: bool) -> Any:
     )
 
 
-def new_session(session: requests.Session | None = None, *, idempotent: bool = True) -> requests.Session:
-    """A requests session (or the given one, e.g. authlib's) with our retry policy mounted."""
+def new_session(
+    session: requests.Session | None = None, *, idempotent: bool = True, endpoint: str | None = None
+) -> requests.Session:
+    """A requests session (or the given one, e.g. authlib's) with our retry policy mounted.
+
+    ``endpoint`` names an OAuth endpoint the session POSTs to (``token endpoint``): then any
+    redirect is a :class:`TokenEndpointError` before requests could follow it. A 307 or 308
+    would send the same body (a code, a refresh token, a client secret) wherever ``Location``
+    points, plain http included; RFC 6749 gives a token endpoint no reason to redirect.
+    """
     import requests
     from requests.adapters import HTTPAdapter
 
@@ -122,7 +136,28 @@ def new_session(session: requests.Session | None = None, *, idempotent: bool = T
     session.mount("http://", adapter)
     session.headers["User-Agent"] = f"scopedauth/{_version()}"
     session.hooks["response"].append(_log_response)
+    if endpoint is not None:
+        session.hooks["response"].append(_refuse_redirects(endpoint))
     return session
+
+
+def _refuse_redirects(endpoint: str) -> Any:
+    """A response hook raising on any 3xx: requests runs hooks before it resolves redirects."""
+
+    def hook(resp: Any, *_args: Any, **_kwargs: Any) -> Any:
+        if 300 <= resp.status_code < 400:
+            where = resp.headers.get("location")
+            resp.close()
+            raise TokenEndpointError(
+                "redirect",
+                f"the {endpoint} answered with a redirect"
+                + (f" to {urls.shown(where)}" if where else "")
+                + "; scopedauth never follows one from an OAuth endpoint (it would resend the request's secrets)",
+                resp.status_code,
+            )
+        return resp
+
+    return hook
 
 
 def bare_url(url: str) -> str:

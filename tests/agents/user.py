@@ -5,9 +5,8 @@ As a module: :func:`consent` plays the sandbox's consent page and returns the ad
 browser is sent to (not followed: what a ``--paste`` user copies); :func:`follow` then loads
 it, as the browser would, from the loopback listener.
 
-As a program (``$BROWSER``, ``--browser-command``, a fake ``wslview``/``powershell.exe``/
-``cmd.exe``): finds the URL among its arguments (also inside PowerShell's
-``Start-Process 'url'`` and with cmd's ``^&``), consents and follows. Environment:
+As a program (``$BROWSER``, ``--browser-command``, a fake ``rundll32.exe``): finds the URL
+among its arguments (also inside a quoted ``'url'``), consents and follows. Environment:
 
 * ``SCOPEDAUTH_TEST_DECISION``  ``allow`` (default) or ``deny``
 * ``SCOPEDAUTH_TEST_CA``        CA bundle the sandbox's TLS certificate chains to
@@ -92,7 +91,7 @@ def url_from_args(args: list[str]) -> str:
     for arg in reversed(args):
         if "://" in arg:
             text = arg[arg.index("'") + 1 : arg.rindex("'")] if "'" in arg else arg
-            return text.replace("''", "'").replace("^&", "&")
+            return text.replace("''", "'")
     raise SystemExit(f"no URL among {args!r}")
 
 
