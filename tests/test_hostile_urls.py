@@ -176,8 +176,7 @@ GRANTS: dict[str, Any] = {
     "code": lambda target, url: oauth.exchange_code(
         target,
         Endpoints(f"{url}/authorize", url),
-        callback_url="http://localhost:8020/?code=C&state=S",
-        state="S",
+        code="C",
         verifier="v" * 43,
         redirect_uri="http://localhost:8020",
     ),
