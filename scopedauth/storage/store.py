@@ -38,10 +38,15 @@ INDEX_KEY = ".index"
 _MAX_CHUNKS = 9999
 _HEADER = re.compile(r"([0-9a-f]{1,32}):([1-9][0-9]{0,3}):([0-9a-f]{32})")  # count: 1.._MAX_CHUNKS
 _CHUNK_OVERHEAD = 8  # units kept free in every chunk for any per-entry overhead of the backend
+_READ_ATTEMPTS = 20  # header changes a lock-free read follows before giving up (a writer in a loop)
 
 
 class _CorruptEntryError(StorageError):
     """The stored bytes are wrong (as opposed to the backend failing to answer)."""
+
+
+class _ChunksChangedError(_CorruptEntryError):
+    """A chunk is missing or does not match its header: damage, or a writer rotating under us."""
 
 
 def _digest(value: str) -> str:
@@ -109,16 +114,32 @@ class TokenStore:
         for i in range(count):
             part = self.backend.get(_chunk_key(key, gen, i))
             if part is None:
-                raise _CorruptEntryError(f"chunk {i} of {key!r} is missing; the entry was left untouched")
+                raise _ChunksChangedError(f"chunk {i} of {key!r} is missing; the entry was left untouched")
             parts.append(part)
         value = "".join(parts)
         if _digest(value) != digest:
-            raise _CorruptEntryError(f"the chunks of {key!r} do not match their header; the entry was left untouched")
+            raise _ChunksChangedError(f"the chunks of {key!r} do not match their header; the entry was left untouched")
         return value
 
     def _get_raw(self, key: str) -> str | None:
+        """The whole value, read without a lock while a writer may be rotating its chunks.
+
+        A writer removes a generation's chunks only after the header names the next one, so a
+        chunk that is missing (or does not match) while the header has meanwhile changed is a
+        race, not damage: read again. Only an unchanged header over bad chunks is corrupt.
+        """
         head = self.backend.get(key)
-        return None if head is None else self._assemble(key, head)
+        for _ in range(_READ_ATTEMPTS):
+            if head is None:
+                return None
+            try:
+                return self._assemble(key, head)
+            except _ChunksChangedError:
+                again = self.backend.get(key)
+                if again == head:
+                    raise
+                head = again
+        raise StorageError(f"the entry {key!r} kept changing while it was read; try again")
 
     @staticmethod
     def _header_of(head: str | None) -> tuple[str, int, str] | None:
