@@ -165,7 +165,7 @@ KEY_TABLE = [
         Target("http://127.0.0.1:8999", client_id="c", scopes=("iam.current-user:read",), account_id="a1"),
         "http://127.0.0.1:8999/accounts/a1|c|iam.current-user:read",
     ),
-    (Target("https://h.com", scopes=("a|b", "c")), "https://h.com|databricks-cli|a|b c"),
+    (Target("https://h.com", scopes=("a:b/c!", "c")), "https://h.com|databricks-cli|a:b/c! c"),
 ]
 
 

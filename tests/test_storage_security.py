@@ -7,14 +7,18 @@ Windows Credential Manager, behind the real :class:`KeyringBackend`.
 
 from __future__ import annotations
 
+import json
 import threading
+from pathlib import Path
 
 import pytest
 
-from scopedauth.config import Target
+from scopedauth.config import Target, resolve_target
 from scopedauth.errors import ConfigError, StorageError
 from scopedauth.storage.backends import FileBackend, KeyringBackend, MemoryBackend
 from scopedauth.storage.store import INDEX_KEY, TokenStore
+from scopedauth.sandbox import Sandbox
+from tests.clitools import base_env, file_records, run
 from tests.keyring_backends import WINDOWS_BLOB_BYTES, CappedKeyring, FlakyKeyring
 from tests.test_store_contract import make_target, make_token
 
@@ -56,3 +60,49 @@ def test_reads_racing_a_writer_on_a_capped_keyring_never_fail() -> None:
     assert writer_errors == []
     assert errors == []
     assert len(seen) > 1  # the reader really did overlap the writer's rotations
+
+
+# -- finding 12 (b): keys of different kinds never collide ------------------------------------
+
+
+@pytest.mark.parametrize("scope", ["sql#client-secret", "all-apis#0badc0de#0", "a|b", "a b", "a,b", "\x7f"])
+def test_a_scope_that_could_forge_another_key_is_refused(scope: str) -> None:
+    """``#`` starts a chunk's or a kept secret's suffix; ``|``, space and ``,`` separate the key's parts."""
+    with pytest.raises(ConfigError, match="scope"):
+        Target(host="https://h.cloud.databricks.com", scopes=(scope,))
+    if " " not in scope and "," not in scope:  # resolve_target splits on those, as a list of scopes
+        with pytest.raises(ConfigError, match="scope"):
+            resolve_target(host="https://h.cloud.databricks.com", scopes=[scope])
+
+
+def test_every_rfc6749_scope_character_but_the_separators_is_kept() -> None:
+    """The restriction is only the separators: everything else RFC 6749 allows still passes."""
+    allowed = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"\\#|,')
+    target = Target(host="https://h.cloud.databricks.com", scopes=(allowed, "iam.current-user:read"))
+    assert Target.from_key(target.key) == target
+
+
+def test_a_stored_record_with_a_separator_in_its_scopes_is_corrupt_not_a_crash() -> None:
+    backend = MemoryBackend()
+    target = make_target()
+    record = json.loads(make_token(target).to_json())
+    record["scopes"] = ["offline_access", "sql#client-secret"]
+    backend.set(target.key, json.dumps(record))
+    with pytest.raises(StorageError, match="scopes"):
+        TokenStore(backend).load(target)
+
+
+def test_logout_with_a_forged_scope_keeps_the_service_principals_secret(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The audit's repro: ``logout --scopes 'sql#client-secret'`` named the kept secret's key."""
+    login = run(
+        *("login", "--host", sandbox.url, "--client-id", "sp-client", "--scopes", "sql"),
+        *("--client-secret-env", "SP_SECRET", "--store-secret"),
+        env=base_env(SP_SECRET="sp-secret"),
+    )
+    assert login.returncode == 0, login.stderr
+    secret_key = f"{sandbox.url}|sp-client|offline_access sql#client-secret"
+    assert file_records(tmp_path)[secret_key] == "sp-secret"
+    out = run("logout", "--host", sandbox.url, "--client-id", "sp-client", "--scopes", "sql#client-secret")
+    assert out.returncode == 2, out.stderr
+    assert "scope" in out.stderr and "Traceback" not in out.stderr
+    assert file_records(tmp_path)[secret_key] == "sp-secret"
