@@ -20,7 +20,7 @@ from scopedauth.storage.store import INDEX_KEY, TokenStore
 from scopedauth.sandbox import Sandbox
 from tests.clitools import base_env, file_records, run
 from tests.keyring_backends import WINDOWS_BLOB_BYTES, CappedKeyring, FlakyKeyring
-from tests.test_store_contract import make_target, make_token
+from tests.test_store_contract import make_target, make_token, store  # noqa: F401 - the contract's fixture
 
 # -- finding 6: lock-free reads racing chunk rotation ----------------------------------------
 
@@ -106,3 +106,62 @@ def test_logout_with_a_forged_scope_keeps_the_service_principals_secret(sandbox:
     assert out.returncode == 2, out.stderr
     assert "scope" in out.stderr and "Traceback" not in out.stderr
     assert file_records(tmp_path)[secret_key] == "sp-secret"
+
+
+# -- finding 12 (a): a corrupt index is never shrunk silently ----------------------------------
+
+
+def test_a_corrupt_index_is_rebuilt_from_the_listing_never_shrunk(store: TokenStore) -> None:
+    """Memory, file and the real Secret Service can be listed: the index comes back whole."""
+    first, second, third = make_target("sql"), make_target("all-apis"), make_target("files.files")
+    store.save(make_token(first))
+    store.save(make_token(second))
+    store.backend.set(INDEX_KEY, "{broken")
+    assert store.keys() == sorted([first.key, second.key])  # read from the listing, nothing written
+    assert store.backend.get(INDEX_KEY) == "{broken"
+    TokenStore(store.backend).save(make_token(third))
+    assert json.loads(store.backend.get(INDEX_KEY) or "")["keys"] == sorted([first.key, second.key, third.key])
+
+
+def test_a_corrupt_index_is_rebuilt_for_a_capped_store_too() -> None:
+    """The listing holds chunks and the index's own entries: only record keys go into the index."""
+    backend = MemoryBackend(max_value=WINDOWS_BLOB_BYTES // 2)
+    big, small = make_target("sql"), make_target("all-apis")
+    store = TokenStore(backend)
+    store.save(make_token(big, size=6144))
+    store.save(make_token(small))
+    backend.set(INDEX_KEY, "not json")
+    assert TokenStore(backend).keys() == sorted([big.key, small.key])
+    TokenStore(backend).delete(small)
+    assert json.loads(backend.get(INDEX_KEY) or "")["keys"] == [big.key]
+
+
+def test_a_corrupt_index_an_unlistable_keyring_cannot_rebuild_is_left_alone(caplog: pytest.LogCaptureFixture) -> None:
+    """Without a listing the index is neither shrunk nor guessed: saves warn, listing stops."""
+    backend = KeyringBackend(CappedKeyring())
+    assert backend.list_keys() is None
+    first, second = make_target("sql"), make_target("all-apis")
+    TokenStore(backend).save(make_token(first))
+    backend.set(INDEX_KEY, "{broken")
+    token = make_token(second)
+    assert TokenStore(backend).save(token) is True  # the record itself is stored: a rotated token is never dropped
+    assert TokenStore(backend).load(second) == token
+    assert backend.get(INDEX_KEY) == "{broken"
+    assert "index" in caplog.text and "left untouched" in caplog.text
+    with pytest.raises(StorageError, match="cannot be listed"):
+        TokenStore(backend).keys()
+    assert TokenStore(backend).delete(first) is True  # logout of one grant still works
+    assert backend.get(INDEX_KEY) == "{broken"
+
+
+def test_logout_all_after_a_corrupt_index_removes_every_record(tmp_path: Path) -> None:
+    """The audit's repro: the next save wrote an index of one key, so ``logout --all`` left the rest."""
+    store = TokenStore(FileBackend(tmp_path / "config" / "tokens.json"))
+    hosts = [f"https://adb-{i}.azuredatabricks.net" for i in range(3)]
+    store.save(make_token(make_target(host=hosts[0])))
+    store.save(make_token(make_target(host=hosts[1])))
+    store.backend.set(INDEX_KEY, "[1, 2")
+    store.save(make_token(make_target(host=hosts[2])))
+    out = run("logout", "--all", "--no-revoke")
+    assert out.returncode == 0, out.stderr
+    assert {k for k in file_records(tmp_path) if k != INDEX_KEY} == set()

@@ -45,6 +45,10 @@ class _CorruptEntryError(StorageError):
     """The stored bytes are wrong (as opposed to the backend failing to answer)."""
 
 
+class _UnlistableIndexError(StorageError):
+    """The index is corrupt and the backend cannot list its keys to rebuild it."""
+
+
 class _ChunksChangedError(_CorruptEntryError):
     """A chunk is missing or does not match its header: damage, or a writer rotating under us."""
 
@@ -249,7 +253,10 @@ class TokenStore:
         key = target.key
         self._seen.pop(key, None)
         existed = self._delete_raw(key)
-        self._index_remove(key)
+        try:
+            self._index_remove(key)
+        except _UnlistableIndexError as exc:  # a stale key in an index is harmless: it loads as nothing
+            log.warning("deleted %s, but could not update the index: %s", key, exc)
         return existed
 
     def forget_cache(self) -> None:
@@ -259,7 +266,14 @@ class TokenStore:
     # -- index --------------------------------------------------------------------------------
 
     def keys(self) -> list[str]:
-        """The stored keys, from the index entry (keyrings cannot be enumerated)."""
+        """The stored keys: from the index entry (keyrings cannot be enumerated in general).
+
+        A corrupt index is never taken as "nothing stored": the keys come from the backend's
+        listing when it has one (nothing is written here), else :class:`StorageError`.
+        """
+        return self._index_keys()[0]
+
+    def _read_index(self) -> list[str]:
         raw = self._get_raw(INDEX_KEY)
         if not raw:
             return []
@@ -271,6 +285,22 @@ class TokenStore:
         except (ValueError, KeyError, TypeError):
             raise _CorruptEntryError(f"the index entry {INDEX_KEY!r} in {self.name} is corrupt") from None
         return sorted(set(keys))
+
+    def _index_keys(self) -> tuple[list[str], bool]:
+        """``(keys, rebuilt)``: the index's keys, or those listed by the backend when it is corrupt."""
+        try:
+            return self._read_index(), False
+        except _CorruptEntryError:
+            lister = getattr(self.backend, "list_keys", None)
+            listed = lister() if lister is not None else None
+            if listed is None:
+                raise _UnlistableIndexError(
+                    f"the index entry {INDEX_KEY!r} in {self.name} is corrupt and this store cannot be listed to "
+                    "rebuild it; it was left untouched, so 'status' and 'logout --all' cannot see every grant. "
+                    f"Log out of each grant by name, then delete the entry {INDEX_KEY!r} to start a new index"
+                ) from None
+        log.warning("the index entry %r in %s is corrupt: rebuilding it from the store's listing", INDEX_KEY, self.name)
+        return sorted({k for k in listed if _is_record_key(k)}), True
 
     def targets(self) -> list[Target]:
         found = []
@@ -285,23 +315,26 @@ class TokenStore:
         from .locks import index_lock
 
         with index_lock():
-            keys = self._keys_or_empty()
-            if key not in keys:
+            keys, rebuilt = self._index_keys()
+            if rebuilt or key not in keys:
                 self._set_raw(INDEX_KEY, json.dumps({"version": 1, "keys": sorted({*keys, key})}))
 
     def _index_remove(self, key: str) -> None:
         from .locks import index_lock
 
         with index_lock():
-            keys = self._keys_or_empty()
-            if key in keys:
+            keys, rebuilt = self._index_keys()
+            if rebuilt or key in keys:
                 self._set_raw(INDEX_KEY, json.dumps({"version": 1, "keys": sorted(set(keys) - {key})}))
 
-    def _keys_or_empty(self) -> list[str]:
-        try:
-            return self.keys()
-        except _CorruptEntryError:
-            return []  # a corrupt index is rebuilt from what we write next; a failing backend raises
+
+def _is_record_key(key: str) -> bool:
+    """A record's key, not the index, a chunk or a kept secret (scopes never hold '#': config._KEY_SCOPE)."""
+    try:
+        Target.from_key(key)
+    except ConfigError:
+        return False
+    return True
 
 
 def open_store(kind: str | None = None) -> TokenStore:
