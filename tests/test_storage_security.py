@@ -19,8 +19,8 @@ from scopedauth.storage.backends import FileBackend, KeyringBackend, MemoryBacke
 from scopedauth.storage.store import INDEX_KEY, TokenStore
 from scopedauth.sandbox import Sandbox
 from tests.clitools import base_env, file_records, run
-from tests.keyring_backends import WINDOWS_BLOB_BYTES, CappedKeyring, FlakyKeyring
-from tests.test_store_contract import make_target, make_token, store  # noqa: F401 - the contract's fixture
+from tests.keyring_backends import WINDOWS_BLOB_BYTES, CappedKeyring, FlakyKeyring, RefusingKeyring
+from tests.test_store_contract import HEADER_RE, make_target, make_token, store  # noqa: F401 - the contract's fixture
 
 # -- finding 6: lock-free reads racing chunk rotation ----------------------------------------
 
@@ -165,3 +165,67 @@ def test_logout_all_after_a_corrupt_index_removes_every_record(tmp_path: Path) -
     out = run("logout", "--all", "--no-revoke")
     assert out.returncode == 0, out.stderr
     assert {k for k in file_records(tmp_path) if k != INDEX_KEY} == set()
+
+
+# -- finding 12 (c): chunks orphaned by a failed header write do not outlive the next save -----
+
+
+class StuckKeyring(FlakyKeyring, RefusingKeyring):
+    """Capped; one chosen write fails (``arm``), and deletes are refused while ``refuse_delete``."""
+
+
+def orphaned(target: Target) -> tuple[StuckKeyring, KeyringBackend, set[str]]:
+    """A stored big record, then a save whose header write failed and whose cleanup was refused."""
+    kr = StuckKeyring()
+    backend = KeyringBackend(kr)
+    TokenStore(backend).save(make_token(target, size=6144))
+    before = set(kr.entries(backend.service))
+    count = int(HEADER_RE.fullmatch(kr.entries(backend.service)[target.key])[2])  # type: ignore[index]
+    kr.arm(count + 1)  # every chunk of the new generation is written; the header write fails
+    kr.refuse_delete = True
+    with pytest.raises(StorageError):
+        TokenStore(backend).save(make_token(target, size=6144))
+    kr.refuse_delete = False
+    orphans = {v for k, v in kr.entries(backend.service).items() if k not in before}
+    assert orphans  # the failed save really left chunks of a refresh token behind
+    return kr, backend, orphans
+
+
+def test_orphan_chunks_go_at_the_next_successful_save() -> None:
+    target = make_target()
+    kr, backend, orphans = orphaned(target)
+    newest = make_token(target, size=3000)
+    TokenStore(backend).save(newest)
+    entries = kr.entries(backend.service)
+    assert not orphans & set(entries.values())
+    match = HEADER_RE.fullmatch(entries[target.key])
+    assert match is not None
+    assert sorted(k for k in entries if k.startswith(target.key + "#")) == sorted(
+        f"{target.key}#{match[1]}#{i}" for i in range(int(match[2]))
+    )
+    assert TokenStore(backend).load(target) == newest
+
+
+def test_orphan_chunks_go_at_the_next_save_even_a_small_one() -> None:
+    target = make_target()
+    kr, backend, _ = orphaned(target)
+    TokenStore(backend).save(make_token(target))
+    assert [k for k in kr.entries(backend.service) if k.startswith(target.key + "#")] == []
+
+
+def test_orphan_chunks_go_at_logout(tmp_path: Path) -> None:
+    target = make_target()
+    kr, backend, _ = orphaned(target)
+    assert TokenStore(backend).delete(target) is True
+    assert [k for k in kr.entries(backend.service) if k.startswith(target.key)] == []
+
+
+def test_legacy_orphans_of_a_listable_store_go_at_logout() -> None:
+    """Chunks of any generation (older versions picked random ones) go when the store can be listed."""
+    backend = MemoryBackend(max_value=WINDOWS_BLOB_BYTES // 2)
+    target = make_target()
+    TokenStore(backend).save(make_token(target, size=6144))
+    backend.set(f"{target.key}#0badc0de#0", "eyJ-a-piece-of-an-old-token")
+    backend.set(f"{target.key}#0badc0de#3", "eyJ-another-piece")
+    TokenStore(backend).delete(target)
+    assert [k for k in backend.data if k.startswith(target.key)] == []

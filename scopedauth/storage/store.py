@@ -8,10 +8,12 @@ What it adds to a raw backend:
   ``backend.max_value`` UTF-16 units: the value is written to numbered entries
   ``<key>#<generation>#<i>`` (``i`` from 0, each at most ``max_value - 8`` units) first, then
   the main entry becomes the header ``scopedauth-chunks:v1:<generation>:<count>:<sha256>``
-  (``generation``: 8 random hex digits; ``sha256``: the first 32 hex digits of the SHA-256 of
-  the whole value's UTF-8), then the previous generation is removed. A crash at any point
-  leaves either the old or the new record readable, never half; a missing or altered chunk is
-  a :class:`StorageError`.
+  (``generation``: ``0`` or ``1``, the slot the header does not name, older versions wrote
+  random hex; ``sha256``: the first 32 hex digits of the SHA-256 of the whole value's UTF-8),
+  then the previous generation is removed. A crash at any point leaves either the old or the
+  new record readable, never half; a missing or altered chunk is a :class:`StorageError`.
+  Chunks a failed save left behind sit in the unnamed slot, where the next save and a delete
+  find them without listing the keyring.
 * An index entry (``.index``, ``{"version": 1, "keys": [...]}``) listing the stored keys,
   because keyrings cannot be enumerated.
 * Write-only-on-change: ``save`` skips the write when the bytes are those last read or written,
@@ -38,6 +40,7 @@ INDEX_KEY = ".index"
 _MAX_CHUNKS = 9999
 _HEADER = re.compile(r"([0-9a-f]{1,32}):([1-9][0-9]{0,3}):([0-9a-f]{32})")  # count: 1.._MAX_CHUNKS
 _CHUNK_OVERHEAD = 8  # units kept free in every chunk for any per-entry overhead of the backend
+_SLOTS = ("0", "1")  # the two chunk generations a record alternates between (older versions: random hex)
 _READ_ATTEMPTS = 20  # header changes a lock-free read follows before giving up (a writer in a loop)
 
 
@@ -130,9 +133,9 @@ class TokenStore:
 
         A writer removes a generation's chunks only after the header names the next one, so a
         chunk that is missing (or does not match) while the header has meanwhile changed is a
-        race, not damage: read again. Only an unchanged header over bad chunks is corrupt.
+        race, not damage: read again. Bad chunks under the same header twice running are corrupt.
         """
-        head = self.backend.get(key)
+        head, suspect = self.backend.get(key), None
         for _ in range(_READ_ATTEMPTS):
             if head is None:
                 return None
@@ -140,9 +143,9 @@ class TokenStore:
                 return self._assemble(key, head)
             except _ChunksChangedError:
                 again = self.backend.get(key)
-                if again == head:
+                if again == head == suspect:
                     raise
-                head = again
+                head, suspect = again, head
         raise StorageError(f"the entry {key!r} kept changing while it was read; try again")
 
     @staticmethod
@@ -153,37 +156,50 @@ class TokenStore:
             return None  # a corrupt header names no chunks we could safely delete
 
     def _set_raw(self, key: str, value: str, head: str | None = None, *, head_known: bool = False) -> None:
-        """Write ``value``: chunks of a new generation first, then the header, then drop the old.
+        """Write ``value``: chunks of the other generation slot first, then the header, then drop the old.
 
         A failure before the header is written leaves the old record (and removes the new
-        chunks written so far); a failure after leaves the new one.
+        chunks written so far, if the backend lets us); a failure after leaves the new one.
+        Chunks a failed save could not remove sit in the slot the header does not name, so the
+        next successful save (which writes that slot) and a delete find and remove them.
         """
         if not head_known:
             head = self.backend.get(key)
         old = self._header_of(head)
         cap = self.backend.max_value
+        gen, count = "", 0
         if cap is None or value_length(value) <= cap:
             self.backend.set(key, value)
         else:
-            import secrets
-
-            gen = secrets.token_hex(4)
-            while old is not None and gen == old[0]:
-                gen = secrets.token_hex(4)  # never reuse the generation being replaced
+            gen = _SLOTS[1] if old is not None and old[0] == _SLOTS[0] else _SLOTS[0]
             chunks = _split(value, max(1, cap - _CHUNK_OVERHEAD))
             if len(chunks) > _MAX_CHUNKS:
                 raise StorageError(f"a value for {key!r} would need {len(chunks)} chunks; the limit is {_MAX_CHUNKS}")
             written: list[str] = []
             try:
                 for i, chunk in enumerate(chunks):
-                    self.backend.set(_chunk_key(key, gen, i), chunk)
                     written.append(_chunk_key(key, gen, i))
+                    self.backend.set(written[-1], chunk)
+                self.backend.set(key, f"{CHUNK_HEADER}{gen}:{len(chunks)}:{_digest(value)}")
             except StorageError:
                 self._delete_quietly(written)
                 raise
-            self.backend.set(key, f"{CHUNK_HEADER}{gen}:{len(chunks)}:{_digest(value)}")
+            count = len(chunks)
         if old is not None:
             self._delete_quietly([_chunk_key(key, old[0], i) for i in range(old[1])])
+        if cap is not None:
+            self._sweep(key, gen, count)
+
+    def _sweep(self, key: str, gen: str = "", count: int = 0) -> None:
+        """Remove chunks of ``key`` beyond the ``count`` of generation ``gen``: orphans of failed saves.
+
+        Probes both slots (one read each, usually), so it works on keyrings that cannot be listed.
+        """
+        for slot in _SLOTS:
+            i = count if slot == gen else 0
+            while i < _MAX_CHUNKS and self.backend.get(_chunk_key(key, slot, i)) is not None:
+                self._delete_quietly([_chunk_key(key, slot, i)])
+                i += 1
 
     def _delete_quietly(self, keys: list[str]) -> None:
         for chunk in keys:
@@ -194,13 +210,18 @@ class TokenStore:
 
     def _delete_raw(self, key: str) -> bool:
         head = self.backend.get(key)
-        if head is None:
-            return False
-        self.backend.delete(key)
-        old = self._header_of(head)
-        if old is not None:
-            self._delete_quietly([_chunk_key(key, old[0], i) for i in range(old[1])])
-        return True
+        if head is not None:
+            self.backend.delete(key)
+            old = self._header_of(head)
+            if old is not None:
+                self._delete_quietly([_chunk_key(key, old[0], i) for i in range(old[1])])
+        if self.backend.max_value is not None:
+            self._sweep(key)
+        lister = getattr(self.backend, "list_keys", None)
+        listed = lister() if lister is not None else None
+        chunk = re.compile(re.escape(key) + r"#[0-9a-f]{1,32}#[0-9]{1,4}")
+        self._delete_quietly([k for k in listed or () if chunk.fullmatch(k)])  # any generation, old versions' too
+        return head is not None
 
     # -- records ------------------------------------------------------------------------------
 
