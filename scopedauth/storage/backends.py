@@ -21,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from ..errors import StorageError
-from ..paths import cache_dir, config_dir, env_seconds, private_dir
+from ..errors import ConfigError, StorageError
+from ..paths import cache_dir, config_dir, env_seconds, own_directory, private_dir
 from .locks import path_lock
 
 __all__ = [
@@ -242,7 +242,7 @@ def _usable_class(cls: object) -> bool:
 
 def _remembered() -> Any | None:
     """Instantiate the keyring class that served us last time, skipping keyring's discovery."""
-    if os.environ.get("PYTHON_KEYRING_BACKEND"):
+    if os.environ.get("PYTHON_KEYRING_BACKEND") or not own_directory(cache_dir()):  # not another user's hint
         return None
     try:
         module, _, name = _backend_hint_file().read_text(encoding="utf-8").strip().partition(":")
@@ -264,7 +264,7 @@ def _remember(found: object) -> None:
         private_dir(hint.parent)
         tmp.write_text(_class_path(found), encoding="utf-8")
         os.replace(tmp, hint)
-    except OSError:  # only an optimisation
+    except (OSError, ConfigError):  # only an optimisation (ConfigError: a cache dir that is not ours)
         tmp.unlink(missing_ok=True)
 
 
