@@ -825,3 +825,22 @@ def test_login_command_falls_back_to_the_host_when_the_profile_no_longer_names_i
     assert shlex.join(sp.command_words("login", client_id=True)) == (
         "scopedauth login --profile sp --client-id sp-client --scopes sql"
     )
+
+
+@pytest.mark.parametrize(
+    ("word", "disabled"),
+    [
+        *((w, True) for w in ("true", "1", "yes", "on", " YES ", "On", "TRUE")),
+        *((w, False) for w in ("false", "0", "no", "off", "", "enabled", "y")),
+    ],
+)
+def test_disable_oauth_refresh_token_words(tmp_path: Path, word: str, disabled: bool) -> None:
+    """The boolean words a profile may use; anything else leaves the refresh token on."""
+    cfg = tmp_path / "cfg"
+    cfg.write_text(f"[p]\nhost = https://h.cloud.databricks.com\nscopes = sql\ndisable_oauth_refresh_token = {word}\n")
+    target = resolve_target(profile="p", env={"DATABRICKS_CONFIG_FILE": str(cfg)})
+    assert (OFFLINE_ACCESS not in target.scopes) is disabled
+    via_env = resolve_target(
+        host="https://h.cloud.databricks.com", scopes="sql", env={"DATABRICKS_DISABLE_OAUTH_REFRESH_TOKEN": word}
+    )
+    assert (OFFLINE_ACCESS not in via_env.scopes) is disabled
