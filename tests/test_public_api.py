@@ -18,6 +18,7 @@ PUBLIC = [
     "ListenerError",
     "LoginRequiredError",
     "NetworkError",
+    "ProfileNotSavedError",
     "ScopedAuthError",
     "StorageError",
     "StorageKind",
