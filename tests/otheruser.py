@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 
 from tests.clitools import CLI, base_env
 
-__all__ = ["NOBODY", "Nobody", "nobody"]
+__all__ = ["NOBODY", "Nobody", "other_user"]
 
 NOBODY = 65534
 _REPO = Path(__file__).resolve().parent.parent
@@ -62,9 +63,9 @@ class Nobody:
         )
 
 
-@pytest.fixture
-def nobody() -> Iterator[Nobody]:
-    """A :class:`Nobody`; skipped where the suite cannot switch users (not root, no setpriv)."""
+@contextmanager
+def other_user() -> Iterator[Nobody]:
+    """A :class:`Nobody` for one test; skipped where the suite cannot switch users (not root, no setpriv)."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv to run a command as another user")
     root = Path(tempfile.mkdtemp(prefix="scopedauth-other-user-", dir="/tmp"))

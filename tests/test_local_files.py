@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,14 @@ from scopedauth.databrickscfg import load_profile
 from scopedauth.errors import ConfigError
 from scopedauth.paths import cache_dir, private_dir
 from scopedauth.sandbox import Sandbox
-from tests.otheruser import NOBODY, Nobody, nobody  # noqa: F401 - the fixture
+from tests.otheruser import NOBODY, Nobody, other_user
+
+
+@pytest.fixture
+def nobody() -> Iterator[Nobody]:
+    with other_user() as who:
+        yield who
+
 
 PROFILE = "[dev]\nhost = https://adb-1.azuredatabricks.net\nscopes = sql\n"
 

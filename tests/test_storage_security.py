@@ -15,12 +15,12 @@ import pytest
 
 from scopedauth.config import Target, resolve_target
 from scopedauth.errors import ConfigError, StorageError
+from scopedauth.sandbox import Sandbox
 from scopedauth.storage.backends import FileBackend, KeyringBackend, MemoryBackend
 from scopedauth.storage.store import INDEX_KEY, TokenStore
-from scopedauth.sandbox import Sandbox
 from tests.clitools import base_env, file_records, run
 from tests.keyring_backends import WINDOWS_BLOB_BYTES, CappedKeyring, FlakyKeyring, RefusingKeyring
-from tests.test_store_contract import HEADER_RE, make_target, make_token, store  # noqa: F401 - the contract's fixture
+from tests.test_store_contract import HEADER_RE, make_target, make_token
 
 # -- finding 6: lock-free reads racing chunk rotation ----------------------------------------
 
@@ -111,8 +111,9 @@ def test_logout_with_a_forged_scope_keeps_the_service_principals_secret(sandbox:
 # -- finding 12 (a): a corrupt index is never shrunk silently ----------------------------------
 
 
-def test_a_corrupt_index_is_rebuilt_from_the_listing_never_shrunk(store: TokenStore) -> None:
+def test_a_corrupt_index_is_rebuilt_from_the_listing_never_shrunk(any_store: TokenStore) -> None:
     """Memory, file and the real Secret Service can be listed: the index comes back whole."""
+    store = any_store
     first, second, third = make_target("sql"), make_target("all-apis"), make_target("files.files")
     store.save(make_token(first))
     store.save(make_token(second))
