@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from keyring.errors import KeyringLocked
 
 from scopedauth.config import Target, resolve_target
 from scopedauth.errors import ConfigError, StorageError
@@ -230,3 +231,21 @@ def test_legacy_orphans_of_a_listable_store_go_at_logout() -> None:
     backend.set(f"{target.key}#0badc0de#3", "eyJ-another-piece")
     TokenStore(backend).delete(target)
     assert [k for k in backend.data if k.startswith(target.key)] == []
+
+
+class UnlistableKeyring(CappedKeyring):
+    """Looks searchable like the Secret Service backend, but its collection is locked."""
+
+    def get_preferred_collection(self) -> None:
+        raise KeyringLocked("Failed to unlock the collection!")
+
+
+def test_a_listing_that_fails_never_fails_a_delete() -> None:
+    kr = UnlistableKeyring()
+    backend = KeyringBackend(kr)
+    target = make_target()
+    TokenStore(backend).save(make_token(target, size=6144))
+    with pytest.raises(StorageError, match="locked"):
+        backend.list_keys()
+    assert TokenStore(backend).delete(target) is True
+    assert [k for k in kr.entries(backend.service) if k.startswith(target.key)] == []

@@ -217,11 +217,18 @@ class TokenStore:
                 self._delete_quietly([_chunk_key(key, old[0], i) for i in range(old[1])])
         if self.backend.max_value is not None:
             self._sweep(key)
-        lister = getattr(self.backend, "list_keys", None)
-        listed = lister() if lister is not None else None
         chunk = re.compile(re.escape(key) + r"#[0-9a-f]{1,32}#[0-9]{1,4}")
-        self._delete_quietly([k for k in listed or () if chunk.fullmatch(k)])  # any generation, old versions' too
+        self._delete_quietly([k for k in self._listed() or () if chunk.fullmatch(k)])  # any generation, old ones too
         return head is not None
+
+    def _listed(self) -> list[str] | None:
+        """Every key the backend can list; None when it cannot (most keyrings) or fails to."""
+        lister = getattr(self.backend, "list_keys", None)
+        try:
+            return lister() if lister is not None else None
+        except StorageError as exc:
+            log.debug("could not list %s: %s", self.name, exc)
+            return None
 
     # -- records ------------------------------------------------------------------------------
 
@@ -312,8 +319,7 @@ class TokenStore:
         try:
             return self._read_index(), False
         except _CorruptEntryError:
-            lister = getattr(self.backend, "list_keys", None)
-            listed = lister() if lister is not None else None
+            listed = self._listed()
             if listed is None:
                 raise _UnlistableIndexError(
                     f"the index entry {INDEX_KEY!r} in {self.name} is corrupt and this store cannot be listed to "
