@@ -175,3 +175,19 @@ def test_the_per_user_cache_dir_is_created_0700_and_kept_so(isolated_env: Path) 
     own.chmod(0o755)  # loosened by hand: ours, so tightened again
     private_dir(cache_dir() / "locks")
     assert stat.S_IMODE(own.stat().st_mode) == 0o700
+
+
+def test_a_remembered_keyring_is_read_only_from_a_cache_dir_of_our_own(isolated_env: Path) -> None:
+    """The hint names a class to instantiate: one another user wrote could pick a plaintext keyring."""
+    from scopedauth.storage import backends
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a directory to another user")
+    own = cache_dir()
+    own.mkdir(parents=True, mode=0o700)
+    (own / "keyring-backend").write_text("tests.keyring_backends:DictKeyring")
+    assert type(backends._remembered()).__name__ == "DictKeyring"  # ours: the hint is used
+    os.chown(own, NOBODY, NOBODY)
+    assert backends._remembered() is None  # another user's: discover instead
+    with pytest.raises(ConfigError, match="another user"):
+        private_dir(own / "locks")
