@@ -60,7 +60,7 @@ def newest(key: TokenKey, stored: Token | None) -> Token | None:
     if kept is None:
         return stored
     if stored is None or stored.refresh_token != kept.stale:
-        del CACHE.unsaved[key]  # logged out, or a newer grant was stored meanwhile: the store wins
+        CACHE.unsaved.pop(key, None)  # logged out, or a newer grant was stored meanwhile: the store wins
         return stored
     try:
         kept.store.save(kept.token)
