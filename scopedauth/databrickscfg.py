@@ -37,6 +37,15 @@ AUTH_ENV = (
 )
 
 
+#: what each configparser error means, by class name (configparser is imported only when needed)
+_INI_PROBLEMS = {
+    "MissingSectionHeaderError": "a setting before any [section] header",
+    "ParsingError": "not a setting, a [section] header or a comment",
+    "DuplicateSectionError": "a [section] that appears twice",
+    "DuplicateOptionError": "a setting that appears twice in its section",
+}
+
+
 def config_path(env: Mapping[str, str]) -> Path:
     """``DATABRICKS_CONFIG_FILE`` or ``~/.databrickscfg``, as databricks-sdk reads it."""
     return Path(env.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
@@ -82,7 +91,10 @@ def load_profile(profile: str | None, env: Mapping[str, str]) -> tuple[str | Non
     try:
         ini.read_string(text, source=str(path))
     except configparser.Error as exc:
-        raise ConfigError(f"cannot parse {path}: {exc}") from exc
+        # not configparser's text: it quotes the offending line, which may hold a token or a secret
+        lines = ", ".join(str(n) for n, _ in getattr(exc, "errors", ())) or str(getattr(exc, "lineno", "?"))
+        problem = _INI_PROBLEMS.get(type(exc).__name__, type(exc).__name__)
+        raise ConfigError(f"cannot parse {path}: {problem} at line {lines}") from None
     sections = {name: dict(ini._sections[name]) for name in ini.sections()}  # type: ignore[attr-defined]
     settings = sections.pop(_SETTINGS, {})
     if ini.defaults():

@@ -68,15 +68,37 @@ def test_a_directory_given_as_the_config_file(tmp_path: Path) -> None:
     folder = tmp_path / "cfg-dir"
     folder.mkdir()
     for profile in ("dev", None):
-        with pytest.raises(ConfigError, match=r"cannot read .*cfg-dir.*directory"):
+        with pytest.raises(ConfigError, match=r"cannot read the config file .*cfg-dir: it is a directory$"):
             load_profile(profile, {"DATABRICKS_CONFIG_FILE": str(folder)})
 
 
 def test_a_config_path_through_a_file_is_an_error_too(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.write_text("x")
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match=r"cannot read the config file .*plain/databrickscfg: Not a directory$"):
         load_profile("dev", {"DATABRICKS_CONFIG_FILE": str(plain / "databrickscfg")})
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("token = dapi-SECRET-1\n", "a setting before any [section] header at line 1"),
+        ("[dev]\nhost = h\n\ndapi-SECRET-1\n", "not a setting, a [section] header or a comment at line 4"),
+        (
+            "[dev]\ntoken = dapi-SECRET-1\ntoken = dapi-SECRET-1\n",
+            "a setting that appears twice in its section at line 3",
+        ),
+        ("[dapi-SECRET-1]\n[dapi-SECRET-1]\n", "a [section] that appears twice at line 2"),
+    ],
+)
+def test_a_config_file_that_is_not_ini_names_the_line_never_its_text(tmp_path: Path, text: str, problem: str) -> None:
+    """configparser's messages quote the offending line: a token pasted into the file would reach stderr."""
+    config = tmp_path / "databrickscfg"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_profile("dev", {"DATABRICKS_CONFIG_FILE": str(config)})
+    assert str(info.value) == f"cannot parse {config}: {problem}"
+    assert "SECRET" not in str(info.value) and info.value.__cause__ is None
 
 
 # -- finding 10: --save-scopes on a config the user cannot write --------------------------------
