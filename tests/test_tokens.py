@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import traceback
@@ -551,3 +552,52 @@ def test_a_grant_claims_a_kept_secret_only_when_told() -> None:
     assert Grant.from_dict({"type": CLIENT_CREDENTIALS}).client_secret_stored is False
     record = json.loads(Token(target=WS, access_token=AT, grant=Grant(TOKEN_EXCHANGE)).to_json())
     assert record["grant"] == {"type": TOKEN_EXCHANGE}
+
+
+# -- grants in the record, and what a corrupt one says (mutation-testing gaps) ---------------
+
+GRANTS = [
+    Grant(CLIENT_CREDENTIALS, client_secret_env="SP_SECRET"),
+    Grant(CLIENT_CREDENTIALS, client_secret_profile="sp", client_secret_stored=True),
+    Grant(TOKEN_EXCHANGE, subject_token_file="/run/t", subject_token_type="urn:ietf:params:oauth:token-type:jwt"),
+    Grant(TOKEN_EXCHANGE, subject_token_env="GH_TOKEN"),
+]
+
+
+@pytest.mark.parametrize("grant", GRANTS)
+def test_a_record_with_a_grant_round_trips(grant: Grant) -> None:
+    raw = Token(target=WS, access_token=AT, grant=grant).to_json()
+    expected = {k: v for k, v in dataclasses.asdict(grant).items() if v not in (None, False)}
+    assert json.loads(raw)["grant"] == expected
+    assert Token.from_json(raw).grant == grant
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("grant", "not an object", "field 'grant' is not an object"),
+        (
+            "grant",
+            {"type": CLIENT_CREDENTIALS, "client_secret_stored": "yes"},
+            "field 'grant.client_secret_stored' is not true or false",
+        ),
+        ("grant", {"type": 1}, "field 'type' is missing or not a string"),
+        ("grant", {"type": TOKEN_EXCHANGE, "subject_token_env": 5}, "field 'subject_token_env' is not a string"),
+        ("needs_login", "yes", "field 'needs_login' is not true or false"),
+    ],
+)
+def test_a_corrupt_field_is_named_exactly(field: str, value: object, message: str) -> None:
+    record = json.loads(Token(target=WS, access_token=AT).to_json())
+    record[field] = value
+    with pytest.raises(StorageError) as info:
+        Token.from_json(json.dumps(record), where="entry 'k'")
+    assert str(info.value) == f"the record in entry 'k' is corrupt ({message}); it was left untouched"
+
+
+@pytest.mark.parametrize(("version", "shown"), [(2, "2"), ("1", "<str>"), (1.0, "<float>"), (True, "<bool>")])
+def test_a_foreign_version_is_shown_only_when_it_is_an_integer(version: object, shown: str) -> None:
+    record = json.loads(Token(target=WS, access_token=AT).to_json())
+    record["version"] = version
+    with pytest.raises(StorageError) as info:
+        Token.from_json(json.dumps(record))
+    assert str(info.value).startswith(f"the record in the token store has format version {shown}, ")
