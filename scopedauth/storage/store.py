@@ -227,7 +227,7 @@ class TokenStore:
         try:
             return lister() if lister is not None else None
         except StorageError as exc:
-            log.debug("could not list %s: %s", self.name, exc)
+            logger().debug("could not list %s: %s", self.name, exc)
             return None
 
     # -- records ------------------------------------------------------------------------------
@@ -284,7 +284,7 @@ class TokenStore:
         try:
             self._index_remove(key)
         except _UnlistableIndexError as exc:  # a stale key in an index is harmless: it loads as nothing
-            log.warning("deleted %s, but could not update the index: %s", key, exc)
+            logger().warning("deleted %s, but could not update the index: %s", key, exc)
         return existed
 
     def forget_cache(self) -> None:
@@ -326,7 +326,9 @@ class TokenStore:
                     "rebuild it; it was left untouched, so 'status' and 'logout --all' cannot see every grant. "
                     f"Log out of each grant by name, then delete the entry {INDEX_KEY!r} to start a new index"
                 ) from None
-        log.warning("the index entry %r in %s is corrupt: rebuilding it from the store's listing", INDEX_KEY, self.name)
+        logger().warning(
+            "the index entry %r in %s is corrupt: rebuilding it from the store's listing", INDEX_KEY, self.name
+        )
         return sorted({k for k in listed if _is_record_key(k)}), True
 
     def targets(self) -> list[Target]:
