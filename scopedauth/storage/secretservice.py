@@ -71,8 +71,12 @@ def usernames(kr: Any, service: str) -> list[str] | None:
     Keyrings cannot be listed in general; the Secret Service can be searched by attribute, which
     lets a corrupt index be rebuilt instead of forgetting the records it listed.
     """
-    collection = getattr(kr, "get_preferred_collection", None)
-    if collection is None:
+    preferred = getattr(kr, "get_preferred_collection", None)
+    if preferred is None:
         return None
-    found = (item.get_attributes().get("username") for item in collection().search_items({"service": service}))
+    from contextlib import closing
+
+    collection = preferred()
+    with closing(collection.connection):  # as keyring's own backend does: one D-Bus connection per call
+        found = [item.get_attributes().get("username") for item in collection.search_items({"service": service})]
     return [name for name in found if isinstance(name, str)]
