@@ -75,9 +75,8 @@ _ACCOUNT_PREFIXES = ("accounts.", "accounts-dod.")
 _CLIENT_ID = re.compile(r"^[\x21-\x7B\x7D\x7E]+$")
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 §3.3 scope-token
-# a scope of a Target is also a word of the store key: the scope-token characters minus the
-# separators ("|" between the key's parts, "#" before a chunk's or a kept secret's suffix, and
-# "," which parse_scopes splits on), so a key of one kind can never spell a key of another
+# a Target's scope is a word of its store key: scope-token characters minus the key's separators
+# ("|" between parts, "#" before a chunk's or kept secret's suffix, "," a list's), so keys never collide
 _KEY_SCOPE = re.compile(r"^[\x21\x24-\x2B\x2D-\x5B\x5D-\x7B\x7D\x7E]+$")
 #: every environment variable :func:`resolve_target` reads (HOME and USERPROFILE locate
 #: ``~/.databrickscfg``); an answer remembered for the same values of these is still right
@@ -149,10 +148,7 @@ class Target(Record):
         scopes = tuple(sorted({s for s in scopes if s}))
         for scope in scopes:
             if not _KEY_SCOPE.fullmatch(scope):
-                raise ConfigError(
-                    f"not a usable OAuth scope: {scope!r} (printable ASCII without white space, quotes or "
-                    "backslashes; '#', '|' and ',' separate the parts of scopedauth's store keys)"
-                )
+                raise ConfigError(f'not a usable OAuth scope: {scope!r} (it may not hold white space, \\ " # | or ,)')
         self._init(host=host, client_id=client_id, scopes=scopes, account_id=account_id, profile=profile)
 
     @property
