@@ -84,6 +84,7 @@ def test_a_config_path_through_a_file_is_an_error_too(tmp_path: Path) -> None:
     [
         ("token = dapi-SECRET-1\n", "a setting before any [section] header at line 1"),
         ("[dev]\nhost = h\n\ndapi-SECRET-1\n", "not a setting, a [section] header or a comment at line 4"),
+        ("[dev]\ndapi-SECRET-1\ndapi-SECRET-2\n", "not a setting, a [section] header or a comment at line 2, 3"),
         (
             "[dev]\ntoken = dapi-SECRET-1\ntoken = dapi-SECRET-1\n",
             "a setting that appears twice in its section at line 3",
