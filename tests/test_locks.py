@@ -56,6 +56,8 @@ def holder(kind: str, what: str) -> Iterator[subprocess.Popen[str]]:
             assert proc.stdin is not None
             proc.stdin.close()
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()  # an unclosed pipe is a ResourceWarning, an error under filterwarnings
 
 
 def test_target_lock_is_exclusive_across_processes(monkeypatch: pytest.MonkeyPatch) -> None:
