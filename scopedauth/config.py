@@ -75,6 +75,9 @@ _ACCOUNT_PREFIXES = ("accounts.", "accounts-dod.")
 _CLIENT_ID = re.compile(r"^[\x21-\x7B\x7D\x7E]+$")
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 §3.3 scope-token
+# a Target's scope is a word of its store key: scope-token characters minus the key's separators
+# ("|" between parts, "#" before a chunk's or kept secret's suffix, "," a list's), so keys never collide
+_KEY_SCOPE = re.compile(r"^[\x21\x24-\x2B\x2D-\x5B\x5D-\x7B\x7D\x7E]+$")
 #: every environment variable :func:`resolve_target` reads (HOME and USERPROFILE locate
 #: ``~/.databrickscfg``); an answer remembered for the same values of these is still right
 RESOLVE_ENV: tuple[str, ...] = (
@@ -142,13 +145,11 @@ class Target(Record):
         profile: str | None = None,
     ) -> None:
         # one grant, one key: the scope set is kept sorted and free of duplicates however it was given
-        self._init(
-            host=host,
-            client_id=client_id,
-            scopes=tuple(sorted({s for s in scopes if s})),
-            account_id=account_id,
-            profile=profile,
-        )
+        scopes = tuple(sorted({s for s in scopes if s}))
+        for scope in scopes:
+            if not _KEY_SCOPE.fullmatch(scope):
+                raise ConfigError(f'not a usable OAuth scope: {scope!r} (it may not hold white space, \\ " # | or ,)')
+        self._init(host=host, client_id=client_id, scopes=scopes, account_id=account_id, profile=profile)
 
     @property
     def is_account(self) -> bool:
@@ -168,7 +169,7 @@ class Target(Record):
     def from_key(cls, key: str) -> Target:
         """Inverse of :attr:`key` (used when listing what is stored)."""
         try:
-            # host and client_id never contain "|" (canonical_host, resolve_target); a scope may (RFC 6749)
+            # host and client_id never contain "|" (canonical_host, resolve_target), nor does a scope (_KEY_SCOPE)
             where, client_id, scopes = key.split("|", 2)
         except ValueError as exc:
             raise ConfigError(f"not a scopedauth key: {key!r}") from exc

@@ -37,9 +37,35 @@ AUTH_ENV = (
 )
 
 
+#: what each configparser error means, by class name (configparser is imported only when needed)
+_INI_PROBLEMS = {
+    "MissingSectionHeaderError": "a setting before any [section] header",
+    "ParsingError": "not a setting, a [section] header or a comment",
+    "DuplicateSectionError": "a [section] that appears twice",
+    "DuplicateOptionError": "a setting that appears twice in its section",
+}
+
+
 def config_path(env: Mapping[str, str]) -> Path:
     """``DATABRICKS_CONFIG_FILE`` or ``~/.databrickscfg``, as databricks-sdk reads it."""
     return Path(env.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
+
+
+def _read_config(path: Path) -> str | None:
+    """The config file's text; None when there is none. One that exists but cannot be read is an error.
+
+    Not :meth:`configparser.ConfigParser.read`, which skips a file it cannot open without a word,
+    so an unreadable file or a directory would look like a file without the profile.
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot parse {path}: it is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        why = "it is a directory" if isinstance(exc, IsADirectoryError) else exc.strerror or type(exc).__name__
+        raise ConfigError(f"cannot read the config file {path}: {why}") from None
 
 
 def load_profile(profile: str | None, env: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
@@ -54,7 +80,8 @@ def load_profile(profile: str | None, env: Mapping[str, str]) -> tuple[str | Non
     is not UTF-8 or not INI is a :class:`ConfigError` rather than a crash.
     """
     path = config_path(env)
-    if not path.exists():
+    text = _read_config(path)
+    if text is None:
         if profile:
             raise ConfigError(f"profile {profile!r} requested but {path} does not exist")
         return None, {}
@@ -62,9 +89,12 @@ def load_profile(profile: str | None, env: Mapping[str, str]) -> tuple[str | Non
 
     ini = configparser.ConfigParser(interpolation=None)
     try:
-        ini.read(path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot parse {path}: {exc}") from exc
+        ini.read_string(text, source=str(path))
+    except configparser.Error as exc:
+        # not configparser's text: it quotes the offending line, which may hold a token or a secret
+        lines = ", ".join(str(n) for n, _ in getattr(exc, "errors", ())) or str(getattr(exc, "lineno", "?"))
+        problem = _INI_PROBLEMS.get(type(exc).__name__, type(exc).__name__)
+        raise ConfigError(f"cannot parse {path}: {problem} at line {lines}") from None
     sections = {name: dict(ini._sections[name]) for name in ini.sections()}  # type: ignore[attr-defined]
     settings = sections.pop(_SETTINGS, {})
     if ini.defaults():

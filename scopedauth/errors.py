@@ -8,6 +8,7 @@ do next; the CLI prints ``str(error)`` and maps each branch to an exit code.
 
     ScopedAuthError
     ├── ConfigError              bad host, profile, scopes, port
+    │   └── ProfileNotSavedError the grant is stored, but --save-scopes could not write the profile
     ├── LoginRequiredError       nothing usable and not interactive; carries the command to run
     ├── AuthorizationError
     │   ├── AuthorizationDeniedError   the user or server refused (error, description)
@@ -37,6 +38,7 @@ __all__ = [
     "ListenerError",
     "LoginRequiredError",
     "NetworkError",
+    "ProfileNotSavedError",
     "ScopedAuthError",
     "StorageError",
     "TokenEndpointError",
@@ -57,6 +59,16 @@ class ConfigError(ScopedAuthError):
     """The request cannot be built: bad host, unknown profile, empty scopes, bad port."""
 
     exit_code = 2
+
+
+class ProfileNotSavedError(ConfigError):
+    """``login --save-scopes``: the login worked and the grant is stored, but the profile was not changed.
+
+    Its own exit code (3), so a script can tell "logged in, write the profile yourself" from a
+    configuration error that stopped everything (2).
+    """
+
+    exit_code = 3
 
 
 class LoginRequiredError(ScopedAuthError):

@@ -7,13 +7,17 @@ user's real directories.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 
-__all__ = ["cache_dir", "config_dir", "env_seconds", "is_env_name", "private_dir"]
+from .errors import ConfigError
+
+__all__ = ["cache_dir", "config_dir", "env_seconds", "is_env_name", "own_directory", "private_dir"]
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -31,9 +35,55 @@ def _platform_base(kind: str) -> Path:
 
 
 def cache_dir() -> Path:
-    """Locks and the remembered keyring backend: safe to delete at any time."""
+    """Locks and the remembered keyring backend: safe to delete at any time.
+
+    ``SCOPEDAUTH_CACHE_DIR`` may be shared, like ``/tmp``: each user gets a subdirectory of it,
+    ``user-<uid>``, created 0700 and checked for its owner (:func:`private_dir`), so another user
+    can neither hold our locks nor plant a remembered keyring for us.
+    """
     override = os.environ.get("SCOPEDAUTH_CACHE_DIR")
-    return Path(override) if override else _platform_base("cache") / "scopedauth"
+    return Path(override) / _user_dir_name() if override else _platform_base("cache") / "scopedauth"
+
+
+def _user_dir_name() -> str:
+    if hasattr(os, "getuid"):
+        return f"user-{os.getuid()}"
+    import getpass  # Windows: no uids; a profile directory is per user anyway
+
+    return "user-" + re.sub(r"[^A-Za-z0-9_.-]", "_", getpass.getuser())
+
+
+def own_directory(path: Path) -> bool:
+    """Whether ``path`` is a real directory (not a symlink) owned by this user; False if absent.
+
+    Checked before anything is read from the cache dir (the remembered keyring class).
+    """
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
+
+
+def _claim(path: Path) -> None:
+    """Create the per-user cache directory 0700, or check that the existing one is ours and private."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise ConfigError(
+            f"{path} is not a directory (a symlink or a file someone put there); scopedauth keeps its locks only "
+            "in a directory of its own: remove it, or set SCOPEDAUTH_CACHE_DIR to a directory only you can write"
+        )
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise ConfigError(
+            f"{path} belongs to another user (uid {info.st_uid}; you are uid {os.getuid()}), who could hold or swap "
+            "scopedauth's locks: it will not be used. Have it removed, or set SCOPEDAUTH_CACHE_DIR to a directory "
+            "only you can write"
+        )
+    if os.name == "posix" and info.st_mode & 0o777 != 0o700:
+        os.chmod(path, 0o700)  # ours: tighten whatever the umask or a hand-made chmod left
 
 
 def config_dir() -> Path:
@@ -50,10 +100,7 @@ def _ours(path: Path) -> bool:
     ``SCOPEDAUTH_CACHE_DIR`` itself (it may be shared, like a 1777 ``/tmp``), or any other place
     a caller chose.
     """
-    for root, override in (
-        (cache_dir(), os.environ.get("SCOPEDAUTH_CACHE_DIR")),
-        (config_dir(), os.environ.get("SCOPEDAUTH_CONFIG_DIR")),
-    ):
+    for root, override in ((cache_dir(), None), (config_dir(), os.environ.get("SCOPEDAUTH_CONFIG_DIR"))):
         if path == root and not override:
             return True
         if root in path.parents:
@@ -68,6 +115,9 @@ def private_dir(path: Path) -> Path:
     to 0700 only when it is scopedauth's own (see :func:`_ours`). A directory the user named that
     already existed keeps its mode, tighter or looser: files inside it are 0600 on their own.
     """
+    user_dir = cache_dir()
+    if os.environ.get("SCOPEDAUTH_CACHE_DIR") and (path == user_dir or user_dir in path.parents):
+        _claim(user_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         path.mkdir(mode=0o700)

@@ -289,12 +289,7 @@ class Token(Record):
                 f"{FORMAT_VERSION}; it was left untouched (upgrade scopedauth or log in again)"
             )
         try:
-            target = Target(
-                host=_str(data, "host"),
-                client_id=_str(data, "client_id"),
-                scopes=_scopes(data, "scopes"),
-                account_id=_opt_str(data, "account_id"),
-            )
+            target = _target(data)
             needs_login = data.get("needs_login", False)
             if not isinstance(needs_login, bool):
                 raise _CorruptFieldError("needs_login", "is not true or false")
@@ -363,6 +358,14 @@ def _opt_str(data: dict[str, Any], name: str) -> str | None:
     if not isinstance(value, str):
         raise _CorruptFieldError(name, "is not a string")
     return value
+
+
+def _target(data: dict[str, Any]) -> Target:
+    host, client_id, scopes = _str(data, "host"), _str(data, "client_id"), _scopes(data, "scopes")
+    try:
+        return Target(host=host, client_id=client_id, scopes=scopes, account_id=_opt_str(data, "account_id"))
+    except ConfigError:
+        raise _CorruptFieldError("scopes", "holds a scope that cannot be part of a store key") from None
 
 
 def _opt_time(data: dict[str, Any], name: str) -> datetime | None:

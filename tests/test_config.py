@@ -51,11 +51,15 @@ from scopedauth.errors import ConfigError
         ("a|b !#$%&'()*+-./:;<=>?@[]^_`{}~", ("!#$%&'()*+-./:;<=>?@[]^_`{}~", "a|b")),
         (["sql", "files.files sql"], ("files.files", "sql")),
         (("b", "a,c", ""), ("a", "b", "c")),
-        (iter(["x", "y"]), ("x", "y")),
     ],
 )
 def test_parse_scopes(given: Any, expected: tuple[str, ...]) -> None:
     assert parse_scopes(given) == expected
+
+
+def test_parse_scopes_takes_a_one_shot_iterator() -> None:
+    # built here, not in the parametrize list: an iterator there is spent after one run
+    assert parse_scopes(iter(["x", "y"])) == ("x", "y")
 
 
 @pytest.mark.parametrize(
@@ -165,7 +169,7 @@ KEY_TABLE = [
         Target("http://127.0.0.1:8999", client_id="c", scopes=("iam.current-user:read",), account_id="a1"),
         "http://127.0.0.1:8999/accounts/a1|c|iam.current-user:read",
     ),
-    (Target("https://h.com", scopes=("a|b", "c")), "https://h.com|databricks-cli|a|b c"),
+    (Target("https://h.com", scopes=("a:b/c!", "c")), "https://h.com|databricks-cli|a:b/c! c"),
 ]
 
 
@@ -825,3 +829,22 @@ def test_login_command_falls_back_to_the_host_when_the_profile_no_longer_names_i
     assert shlex.join(sp.command_words("login", client_id=True)) == (
         "scopedauth login --profile sp --client-id sp-client --scopes sql"
     )
+
+
+@pytest.mark.parametrize(
+    ("word", "disabled"),
+    [
+        *((w, True) for w in ("true", "1", "yes", "on", " YES ", "On", "TRUE")),
+        *((w, False) for w in ("false", "0", "no", "off", "", "enabled", "y")),
+    ],
+)
+def test_disable_oauth_refresh_token_words(tmp_path: Path, word: str, disabled: bool) -> None:
+    """The boolean words a profile may use; anything else leaves the refresh token on."""
+    cfg = tmp_path / "cfg"
+    cfg.write_text(f"[p]\nhost = https://h.cloud.databricks.com\nscopes = sql\ndisable_oauth_refresh_token = {word}\n")
+    target = resolve_target(profile="p", env={"DATABRICKS_CONFIG_FILE": str(cfg)})
+    assert (OFFLINE_ACCESS not in target.scopes) is disabled
+    via_env = resolve_target(
+        host="https://h.cloud.databricks.com", scopes="sql", env={"DATABRICKS_DISABLE_OAUTH_REFRESH_TOKEN": word}
+    )
+    assert (OFFLINE_ACCESS not in via_env.scopes) is disabled

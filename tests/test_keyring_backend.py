@@ -58,7 +58,7 @@ def service() -> Iterator[str]:
 
 
 def hint_file(env: Path) -> Path:
-    return env / "cache" / "keyring-backend"
+    return env / "cache" / f"user-{os.getuid()}" / "keyring-backend"
 
 
 # -- failure modes ---------------------------------------------------------------------------

@@ -56,6 +56,8 @@ def holder(kind: str, what: str) -> Iterator[subprocess.Popen[str]]:
             assert proc.stdin is not None
             proc.stdin.close()
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()  # an unclosed pipe is a ResourceWarning, an error under filterwarnings
 
 
 def test_target_lock_is_exclusive_across_processes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,7 +86,7 @@ def test_a_holder_killed_with_sigkill_does_not_block(monkeypatch: pytest.MonkeyP
 
 
 def test_lock_files_are_hashed_under_the_cache_dir(isolated_env: Path) -> None:
-    cache = isolated_env / "cache"
+    cache = isolated_env / "cache" / f"user-{os.getuid()}"
     path = lock_path(KEY)
     assert path.parent == cache / "locks"
     assert re.fullmatch(r"[0-9a-f]{32}\.lock", path.name)

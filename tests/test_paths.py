@@ -68,7 +68,8 @@ def test_named_directories_that_exist_keep_their_mode(
     assert path == shared / "tokens.json"
     assert mode(shared) == before  # neither tightened nor loosened
     assert mode(path) == 0o600
-    assert mode(shared / "locks") == 0o700  # ours: created by us
+    assert mode(shared / f"user-{os.getuid()}") == 0o700  # ours: one per user (tests/test_local_files.py)
+    assert mode(shared / f"user-{os.getuid()}" / "locks") == 0o700
     assert mode(lock_path("k")) == 0o600
 
 
@@ -76,17 +77,18 @@ def test_named_directories_that_do_not_exist_are_created_private(isolated_env: P
     config, cache = isolated_env / "config", isolated_env / "cache"  # from the isolated_env fixture
     assert not config.exists() and not cache.exists()
     path = save_one()
-    assert (mode(config), mode(path), mode(cache / "locks")) == (0o700, 0o600, 0o700)
+    assert (mode(config), mode(path), mode(cache / f"user-{os.getuid()}" / "locks")) == (0o700, 0o600, 0o700)
 
 
 def test_scopedauths_own_directories_are_tightened(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCOPEDAUTH_CACHE_DIR", str(isolated_env / "named"))
-    (isolated_env / "named" / "locks").mkdir(parents=True, mode=0o755)
-    (isolated_env / "named" / "locks").chmod(0o755)
+    locks = isolated_env / "named" / f"user-{os.getuid()}" / "locks"
+    locks.mkdir(parents=True, mode=0o755)
+    locks.chmod(0o755)
     (isolated_env / "named").chmod(0o755)
     with target_lock("k"):
         pass
-    assert mode(isolated_env / "named" / "locks") == 0o700  # below the named directory: ours
+    assert mode(locks) == 0o700  # below the named directory: ours
     assert mode(isolated_env / "named") == 0o755  # the named directory itself: the user's
 
     monkeypatch.delenv("SCOPEDAUTH_CACHE_DIR")  # the default <cache>/scopedauth is ours even if it was there

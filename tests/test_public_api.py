@@ -18,6 +18,7 @@ PUBLIC = [
     "ListenerError",
     "LoginRequiredError",
     "NetworkError",
+    "ProfileNotSavedError",
     "ScopedAuthError",
     "StorageError",
     "StorageKind",
@@ -63,6 +64,7 @@ def test_the_version_is_written_once() -> None:
 def test_error_tree() -> None:
     tree = {
         errors.ConfigError: errors.ScopedAuthError,
+        errors.ProfileNotSavedError: errors.ConfigError,
         errors.LoginRequiredError: errors.ScopedAuthError,
         errors.AuthorizationError: errors.ScopedAuthError,
         errors.AuthorizationDeniedError: errors.AuthorizationError,
@@ -83,6 +85,7 @@ def test_error_tree() -> None:
                 c.exit_code
                 for c in (
                     errors.ConfigError,
+                    errors.ProfileNotSavedError,
                     errors.LoginRequiredError,
                     errors.AuthorizationError,
                     errors.TokenEndpointError,
@@ -91,7 +94,7 @@ def test_error_tree() -> None:
                 )
             }
         )
-        == 6
+        == 7
     )
 
 

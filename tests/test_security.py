@@ -770,7 +770,7 @@ def test_the_flow_uses_fresh_high_entropy_values_and_sends_the_verifier_only_to_
 )
 def test_authorize_url_always_says_s256_and_never_carries_the_verifier(authorize: str) -> None:
     endpoints = Endpoints(authorization_endpoint=authorize, token_endpoint="https://adb-1.azuredatabricks.net/t")
-    for scopes in [(), ("sql",), ("all-apis", "offline_access"), ("a|b", "x:y", "~")]:
+    for scopes in [(), ("sql",), ("all-apis", "offline_access"), ("a/b&c=d", "x:y", "~")]:
         target = Target("https://adb-1.azuredatabricks.net", scopes=scopes)
         for _ in range(50):
             verifier = pkce.make_verifier()

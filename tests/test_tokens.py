@@ -15,9 +15,12 @@ from hypothesis import strategies as st
 from scopedauth.config import OFFLINE_ACCESS, Target
 from scopedauth.errors import StorageError
 from scopedauth.tokens import (
+    CLIENT_CREDENTIALS,
     EXPIRED_LEEWAY,
     FORMAT_VERSION,
     REFRESH_AHEAD,
+    TOKEN_EXCHANGE,
+    Grant,
     Token,
     format_time,
     parse_time,
@@ -516,3 +519,89 @@ def test_tokens_compare_every_field_and_replace_keeps_the_rest() -> None:
     dead = token.replace(needs_login=True)
     assert dead != token and dead.needs_login and dead.refresh_token == "r" and dead.obtained_at == token.obtained_at
     assert "secret-value" not in repr(token.replace(access_token="secret-value", refresh_token="secret-value"))
+
+
+# -- what a record promises about renewal (mutation-testing gaps, issue 9) -------------------
+
+
+@pytest.mark.parametrize(
+    ("refresh", "grant", "needs_login", "renewable"),
+    [
+        (RT, None, False, True),
+        (RT, None, True, False),
+        (None, Grant(CLIENT_CREDENTIALS, client_secret_env="SP_SECRET"), False, True),
+        (None, Grant(CLIENT_CREDENTIALS, client_secret_env="SP_SECRET"), True, False),
+        (None, Grant(TOKEN_EXCHANGE, subject_token_file="/run/token"), True, False),
+        (None, None, False, False),
+    ],
+)
+def test_renewable_honours_needs_login(
+    refresh: str | None, grant: Grant | None, needs_login: bool, renewable: bool
+) -> None:
+    """A grant the server declared dead is never renewed, whether by refresh token or by minting again."""
+    token = Token(target=WS, access_token=AT, refresh_token=refresh, grant=grant, needs_login=needs_login)
+    assert token.renewable is renewable
+
+
+def test_a_grant_claims_a_kept_secret_only_when_told() -> None:
+    """``client_secret_stored`` defaults to False: a record never points at a secret nobody kept."""
+    grant = Grant(CLIENT_CREDENTIALS, client_secret_env="SP_SECRET")
+    assert grant.client_secret_stored is False
+    assert grant.to_dict() == {"type": CLIENT_CREDENTIALS, "client_secret_env": "SP_SECRET"}
+    assert Grant.from_dict({"type": CLIENT_CREDENTIALS}).client_secret_stored is False
+    record = json.loads(Token(target=WS, access_token=AT, grant=Grant(TOKEN_EXCHANGE)).to_json())
+    assert record["grant"] == {"type": TOKEN_EXCHANGE}
+
+
+# -- grants in the record, and what a corrupt one says (mutation-testing gaps) ---------------
+
+GRANTS = [
+    (Grant(CLIENT_CREDENTIALS, client_secret_env="SP_SECRET"), {"client_secret_env": "SP_SECRET"}),
+    (
+        Grant(CLIENT_CREDENTIALS, client_secret_profile="sp", client_secret_stored=True),
+        {"client_secret_profile": "sp", "client_secret_stored": True},
+    ),
+    (
+        Grant(TOKEN_EXCHANGE, subject_token_file="/run/t", subject_token_type="urn:ietf:params:oauth:token-type:jwt"),
+        {"subject_token_file": "/run/t", "subject_token_type": "urn:ietf:params:oauth:token-type:jwt"},
+    ),
+    (Grant(TOKEN_EXCHANGE, subject_token_env="GH_TOKEN"), {"subject_token_env": "GH_TOKEN"}),
+]
+
+
+@pytest.mark.parametrize(("grant", "fields"), GRANTS)
+def test_a_record_with_a_grant_round_trips(grant: Grant, fields: dict[str, object]) -> None:
+    raw = Token(target=WS, access_token=AT, grant=grant).to_json()
+    assert json.loads(raw)["grant"] == {"type": grant.type, **fields}
+    assert Token.from_json(raw).grant == grant
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("grant", "not an object", "field 'grant' is not an object"),
+        (
+            "grant",
+            {"type": CLIENT_CREDENTIALS, "client_secret_stored": "yes"},
+            "field 'grant.client_secret_stored' is not true or false",
+        ),
+        ("grant", {"type": 1}, "field 'type' is missing or not a string"),
+        ("grant", {"type": TOKEN_EXCHANGE, "subject_token_env": 5}, "field 'subject_token_env' is not a string"),
+        ("needs_login", "yes", "field 'needs_login' is not true or false"),
+    ],
+)
+def test_a_corrupt_field_is_named_exactly(field: str, value: object, message: str) -> None:
+    record = json.loads(Token(target=WS, access_token=AT).to_json())
+    record[field] = value
+    with pytest.raises(StorageError) as info:
+        Token.from_json(json.dumps(record), where="entry 'k'")
+    assert str(info.value) == f"the record in entry 'k' is corrupt ({message}); it was left untouched"
+
+
+@pytest.mark.parametrize(("version", "shown"), [(2, "2"), ("1", "<str>"), (1.0, "<float>"), (True, "<bool>")])
+def test_a_foreign_version_is_shown_only_when_it_is_an_integer(version: object, shown: str) -> None:
+    record = json.loads(Token(target=WS, access_token=AT).to_json())
+    record["version"] = version
+    with pytest.raises(StorageError) as info:
+        Token.from_json(json.dumps(record))
+    assert str(info.value).startswith(f"the record in the token store has format version {shown}, ")

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ..errors import ConfigError, ProfileNotSavedError
 from .options import (
     TARGET_FLAGS,
     _Seconds,
@@ -86,14 +87,22 @@ def login(**kw: Any) -> None:
     else:
         say(f"Signed in to {token.target.host}; stored in {store.name}.")
     say(f"Granted scopes: {' '.join(token.granted_scopes) or '(not stated by the server)'}")
-    if profile and kw["save_profile"]:
-        path = sdk_profile.save_profile(profile, token.target.scopes)
-        say(
-            f"Saved [{profile}] in {path}: its scopes, auth_type = databricks-cli and databricks_cli_path; "
-            f"databricks-sdk now uses this grant for --profile {profile}. Undo: scopedauth profile reset {profile}"
-        )
-    elif profile:
-        say(f"Saved the scopes in [{profile}] of {profiles.save_scopes(profile, token.target.scopes)}.")
+    if profile:
+        try:
+            if kw["save_profile"]:
+                path = sdk_profile.save_profile(profile, token.target.scopes)
+            else:
+                path = profiles.save_scopes(profile, token.target.scopes)
+        except ConfigError as exc:  # after the login: say what did happen, with its own exit code
+            stored = "signed in and the grant is stored"
+            raise ProfileNotSavedError(f"{stored}, but [{profile}] was not changed: {exc}") from None
+        if kw["save_profile"]:
+            say(
+                f"Saved [{profile}] in {path}: its scopes, auth_type = databricks-cli and databricks_cli_path; "
+                f"databricks-sdk now uses this grant for --profile {profile}. Undo: scopedauth profile reset {profile}"
+            )
+        else:
+            say(f"Saved the scopes in [{profile}] of {path}.")
 
 
 def _service_principal_note(token: Any, store_name: str) -> str:

@@ -6,14 +6,18 @@ be a dictionary lookup. Four things are remembered:
 - ``stores``: one :class:`TokenStore` per storage kind, so every caller shares its record cache;
 - ``tokens``: the last token served per (backend, target key);
 - ``hold_off``: after a failed early refresh, when to try again (monotonic seconds);
-- ``picked``: the one scope set stored for (backend, host, client, account), found once.
+- ``picked``: the one scope set stored for (backend, host, client, account), found once;
+- ``unsaved``: a rotated refresh token the store refused to save (:mod:`.rotation`). Not a
+  cache: the only copy of a live credential, so only a logout of that target or a full
+  ``reset()`` drops it.
 
 Entries are keyed by the *backend object*, not the store: two TokenStores over one backend share
 tokens, while a token cached for one backend is never served for another. A backend is keyed by
 ``id()``, and the cache keeps each such backend alive in ``_backends`` for as long as it holds
 entries for it, so no other backend can be allocated at that address meanwhile.
 
-Tests and long-running programs (after another process logged out) call :meth:`reset`.
+Tests and long-running programs (after another process logged out) call :meth:`reset`;
+``reset(stores=False)`` keeps ``unsaved``.
 """
 
 from __future__ import annotations
@@ -27,12 +31,24 @@ if TYPE_CHECKING:
     from ..storage.store import TokenStore
     from ..tokens import Token
 
-__all__ = ["CACHE", "PickKey", "ProcessCache", "Resolved", "TokenKey"]
+__all__ = ["CACHE", "PickKey", "ProcessCache", "Resolved", "TokenKey", "Unsaved"]
 
 TokenKey = tuple[int, str]
 PickKey = tuple[int, str, str, "str | None"]
 #: store, target, token key, the config files read, and their stamps when read
 Resolved = tuple["TokenStore", "Target", TokenKey, "list[Path]", "tuple[object, ...]"]
+
+
+class Unsaved:
+    """A rotated token only this process holds, and the retired refresh token the store holds instead."""
+
+    __slots__ = ("next_try", "stale", "store", "token")
+
+    def __init__(self, store: TokenStore, token: Token, stale: str | None, next_try: float) -> None:
+        self.store = store
+        self.token = token
+        self.stale = stale
+        self.next_try = next_try  # monotonic seconds: when a get_token call may next try to save it
 
 
 class ProcessCache:
@@ -45,6 +61,7 @@ class ProcessCache:
         self.picked: dict[PickKey, Target] = {}
         #: resolved (store, target) per get_token call shape; see :func:`scopedauth.grants.session.get_token`
         self.resolved: dict[tuple[object, ...], Resolved] = {}
+        self.unsaved: dict[TokenKey, Unsaved] = {}
         self._backends: dict[int, object] = {}
 
     def key(self, st: TokenStore, target: Target) -> TokenKey:
@@ -60,9 +77,10 @@ class ProcessCache:
 
     def forget(self, key: str) -> None:
         """Drop everything cached for this target key (after logout)."""
-        for tkey in [k for k in self.tokens if k[1] == key]:
-            del self.tokens[tkey]
+        for tkey in [k for k in (*self.tokens, *self.unsaved) if k[1] == key]:
+            self.tokens.pop(tkey, None)
             self.hold_off.pop(tkey, None)
+            self.unsaved.pop(tkey, None)
         for pick in [k for k, t in self.picked.items() if t.key == key]:
             del self.picked[pick]
         self.resolved.clear()
@@ -80,6 +98,7 @@ class ProcessCache:
         self.resolved.clear()
         if stores:
             self.stores.clear()
+            self.unsaved.clear()
             self._backends.clear()
 
 

@@ -9,6 +9,8 @@ usable token wins::
        (another process may have refreshed meanwhile):
          valid now                                            → return it
          refresh token present → refresh, SAVE FIRST, return
+         (a rotated token the store refused is kept and used
+         until it can be saved: :mod:`.rotation`)
          invalid_grant → read again; still dead → mark it needs_login (kept, not deleted)
          refresh failed for another reason but the access
          token is still valid (early refresh)                 → warn once, return it
@@ -117,6 +119,10 @@ def get_token(
     variables resolution reads (and re-checked against the config file's stamp when a profile
     was read), so a changed environment or profile is seen on the next call.
     """
+    if CACHE.unsaved:  # a rotated refresh token the store refused: save it once the store works
+        from . import rotation
+
+        rotation.retry_saves(_now())
     call, st, target, tkey = _locate(target, store, options)
     token, stored = _cached(st, target, tkey)
     if token is not None:
@@ -204,11 +210,12 @@ def _slow_path(
     login_options: dict[str, Any],
 ) -> Token:
     from ..storage.locks import target_lock
+    from . import rotation
 
     mkey = CACHE.key(st, target)
     with target_lock(target.key):
         st.forget_cache()
-        token = st.load(target)
+        token = rotation.newest(mkey, st.load(target))
         if token is not None and _usable(token):
             CACHE.tokens[mkey] = token
             return token
@@ -253,6 +260,7 @@ def renew(
     process may already have stored a newer token; only if not is the refresh token used.
     """
     from ..storage.locks import target_lock
+    from . import rotation
 
     st = store_for(store)
     target = resolve(target, store=st, **options)
@@ -260,7 +268,7 @@ def renew(
     CACHE.tokens.pop(mkey, None)
     with target_lock(target.key):
         st.forget_cache()
-        token = st.load(target)
+        token = rotation.newest(mkey, st.load(target))
         if token is not None and token.is_valid() and token.access_token != rejected:
             CACHE.tokens[mkey] = token
             return token
@@ -285,6 +293,7 @@ def _refresh_locked(target: Target, st: TokenStore, token: Token) -> Token:
     try:
         fresh = oauth.refresh(token)
     except InvalidGrantError:
+        CACHE.unsaved.pop(CACHE.key(st, target), None)  # a kept token, if it was that, is dead too
         st.forget_cache()
         again = st.load(target)
         if again is not None and again.refresh_token != token.refresh_token and _usable(again):
@@ -295,27 +304,10 @@ def _refresh_locked(target: Target, st: TokenStore, token: Token) -> Token:
             except StorageError as exc:
                 logger().warning("could not mark the dead grant: %s", exc)
         raise
-    _save_rotated(st, fresh)
+    from . import rotation
+
+    rotation.save_rotated(st, fresh, token, _now())
     return fresh
-
-
-def _save_rotated(st: TokenStore, fresh: Token) -> None:
-    """Save a rotated refresh token before anything else can use it; never lose it to a hiccup.
-
-    The server has already retired the old refresh token, so a failed write must not throw the
-    new one away: try once more, then keep serving it from this process and say so.
-    """
-    for attempt in (1, 2):
-        try:
-            st.save(fresh)
-            return
-        except StorageError as exc:
-            if attempt == 2:
-                logger().warning(
-                    "could not save the new refresh token (%s); this process keeps using it, but other "
-                    "processes will need a new login once the stored one is found dead",
-                    exc,
-                )
 
 
 def _remint_locked(target: Target, st: TokenStore, token: Token, mkey: TokenKey) -> Token:

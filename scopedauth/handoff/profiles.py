@@ -185,16 +185,21 @@ def edit_profile(profile: str, change: Callable[[str], str], env: Mapping[str, s
     new = change(data.decode("utf-8")).encode("utf-8")
     if new == data:
         return path
-    mode = path.stat().st_mode & 0o777
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if not os.access(path, os.W_OK):  # an atomic rename would replace a file the user made read-only
+        raise ConfigError(f"cannot write {path}: it is read-only")
+    tmp: str | None = None
     try:
+        mode = path.stat().st_mode & 0o777
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(new)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            Path(tmp).unlink(missing_ok=True)
     return path

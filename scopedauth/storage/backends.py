@@ -1,7 +1,8 @@
 """Raw string stores under :class:`~scopedauth.storage.store.TokenStore`: OS keyring, file, memory.
 
-A backend is three methods (``get``, ``set``, ``delete``) over string keys, like a keyring
-backend; everything token-shaped (JSON, chunking, the index) lives in :mod:`scopedauth.storage.store`.
+A backend is three methods (``get``, ``set``, ``delete``) over string keys, like a keyring backend
+(plus ``list_keys`` where the store can be listed: None where it cannot); everything token-shaped
+(JSON, chunking, the index) lives in :mod:`scopedauth.storage.store`.
 
 The keyring backend remembers which keyring class answered last time (a one-line file in the
 cache dir) and instantiates it directly: ``keyring.get_keyring()`` imports and probes every
@@ -20,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from ..errors import StorageError
-from ..paths import cache_dir, config_dir, env_seconds, private_dir
+from ..errors import ConfigError, StorageError
+from ..paths import cache_dir, config_dir, env_seconds, own_directory, private_dir
 from .locks import path_lock
 
 __all__ = [
@@ -91,6 +92,9 @@ class MemoryBackend:
     def delete(self, key: str) -> None:
         self.data.pop(key, None)
 
+    def list_keys(self) -> list[str]:
+        return list(self.data)
+
 
 class FileBackend:
     """One JSON file, 0600 in a 0700 directory, replaced atomically on every write.
@@ -157,6 +161,9 @@ class FileBackend:
             data = self._read()
             if data.pop(key, None) is not None:
                 self._write(data)
+
+    def list_keys(self) -> list[str]:
+        return list(self._read())
 
 
 def _no_keyring_help() -> str:
@@ -235,7 +242,7 @@ def _usable_class(cls: object) -> bool:
 
 def _remembered() -> Any | None:
     """Instantiate the keyring class that served us last time, skipping keyring's discovery."""
-    if os.environ.get("PYTHON_KEYRING_BACKEND"):
+    if os.environ.get("PYTHON_KEYRING_BACKEND") or not own_directory(cache_dir()):  # not another user's hint
         return None
     try:
         module, _, name = _backend_hint_file().read_text(encoding="utf-8").strip().partition(":")
@@ -257,7 +264,7 @@ def _remember(found: object) -> None:
         private_dir(hint.parent)
         tmp.write_text(_class_path(found), encoding="utf-8")
         os.replace(tmp, hint)
-    except OSError:  # only an optimisation
+    except (OSError, ConfigError):  # only an optimisation (ConfigError: a cache dir that is not ours)
         tmp.unlink(missing_ok=True)
 
 
@@ -385,3 +392,9 @@ class KeyringBackend:
                     raise  # a refusal, not "already gone"
 
         self._call("delete", run)
+
+    def list_keys(self) -> list[str] | None:
+        """Every username of our service, when the keyring can be searched (Secret Service), else None."""
+        from .secretservice import usernames
+
+        return self._call("list", lambda kr: usernames(kr, self.service))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Unusual", "read"]
+__all__ = ["Unusual", "read", "usernames"]
 
 _BUS = "org.freedesktop.secrets"
 _SERVICE_PATH = "/org/freedesktop/secrets"
@@ -63,3 +63,20 @@ def read(service: str, username: str, timeout: float) -> str | None:
         raise
     except Exception as exc:  # no bus, no daemon, timeout, odd reply: keyring will say what is wrong
         raise Unusual(type(exc).__name__) from exc
+
+
+def usernames(kr: Any, service: str) -> list[str] | None:
+    """Every username keyring's Secret Service backend ``kr`` holds for ``service``; None for other keyrings.
+
+    Keyrings cannot be listed in general; the Secret Service can be searched by attribute, which
+    lets a corrupt index be rebuilt instead of forgetting the records it listed.
+    """
+    preferred = getattr(kr, "get_preferred_collection", None)
+    if preferred is None:
+        return None
+    from contextlib import closing
+
+    collection = preferred()
+    with closing(collection.connection):  # as keyring's own backend does: one D-Bus connection per call
+        found = [item.get_attributes().get("username") for item in collection.search_items({"service": service})]
+    return [name for name in found if isinstance(name, str)]

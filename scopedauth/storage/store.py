@@ -8,10 +8,12 @@ What it adds to a raw backend:
   ``backend.max_value`` UTF-16 units: the value is written to numbered entries
   ``<key>#<generation>#<i>`` (``i`` from 0, each at most ``max_value - 8`` units) first, then
   the main entry becomes the header ``scopedauth-chunks:v1:<generation>:<count>:<sha256>``
-  (``generation``: 8 random hex digits; ``sha256``: the first 32 hex digits of the SHA-256 of
-  the whole value's UTF-8), then the previous generation is removed. A crash at any point
-  leaves either the old or the new record readable, never half; a missing or altered chunk is
-  a :class:`StorageError`.
+  (``generation``: ``0`` or ``1``, the slot the header does not name, older versions wrote
+  random hex; ``sha256``: the first 32 hex digits of the SHA-256 of the whole value's UTF-8),
+  then the previous generation is removed. A crash at any point leaves either the old or the
+  new record readable, never half; a missing or altered chunk is a :class:`StorageError`.
+  Chunks a failed save left behind sit in the unnamed slot, where the next save and a delete
+  find them without listing the keyring.
 * An index entry (``.index``, ``{"version": 1, "keys": [...]}``) listing the stored keys,
   because keyrings cannot be enumerated.
 * Write-only-on-change: ``save`` skips the write when the bytes are those last read or written,
@@ -38,10 +40,20 @@ INDEX_KEY = ".index"
 _MAX_CHUNKS = 9999
 _HEADER = re.compile(r"([0-9a-f]{1,32}):([1-9][0-9]{0,3}):([0-9a-f]{32})")  # count: 1.._MAX_CHUNKS
 _CHUNK_OVERHEAD = 8  # units kept free in every chunk for any per-entry overhead of the backend
+_SLOTS = ("0", "1")  # the two chunk generations a record alternates between (older versions: random hex)
+_READ_ATTEMPTS = 20  # header changes a lock-free read follows before giving up (a writer in a loop)
 
 
 class _CorruptEntryError(StorageError):
     """The stored bytes are wrong (as opposed to the backend failing to answer)."""
+
+
+class _UnlistableIndexError(StorageError):
+    """The index is corrupt and the backend cannot list its keys to rebuild it."""
+
+
+class _ChunksChangedError(_CorruptEntryError):
+    """A chunk is missing or does not match its header: damage, or a writer rotating under us."""
 
 
 def _digest(value: str) -> str:
@@ -109,16 +121,32 @@ class TokenStore:
         for i in range(count):
             part = self.backend.get(_chunk_key(key, gen, i))
             if part is None:
-                raise _CorruptEntryError(f"chunk {i} of {key!r} is missing; the entry was left untouched")
+                raise _ChunksChangedError(f"chunk {i} of {key!r} is missing; the entry was left untouched")
             parts.append(part)
         value = "".join(parts)
         if _digest(value) != digest:
-            raise _CorruptEntryError(f"the chunks of {key!r} do not match their header; the entry was left untouched")
+            raise _ChunksChangedError(f"the chunks of {key!r} do not match their header; the entry was left untouched")
         return value
 
     def _get_raw(self, key: str) -> str | None:
-        head = self.backend.get(key)
-        return None if head is None else self._assemble(key, head)
+        """The whole value, read without a lock while a writer may be rotating its chunks.
+
+        A writer removes a generation's chunks only after the header names the next one, so a
+        chunk that is missing (or does not match) while the header has meanwhile changed is a
+        race, not damage: read again. Bad chunks under the same header twice running are corrupt.
+        """
+        head, suspect = self.backend.get(key), None
+        for _ in range(_READ_ATTEMPTS):
+            if head is None:
+                return None
+            try:
+                return self._assemble(key, head)
+            except _ChunksChangedError:
+                again = self.backend.get(key)
+                if again == head == suspect:
+                    raise
+                head, suspect = again, head
+        raise StorageError(f"the entry {key!r} kept changing while it was read; try again")
 
     @staticmethod
     def _header_of(head: str | None) -> tuple[str, int, str] | None:
@@ -128,37 +156,50 @@ class TokenStore:
             return None  # a corrupt header names no chunks we could safely delete
 
     def _set_raw(self, key: str, value: str, head: str | None = None, *, head_known: bool = False) -> None:
-        """Write ``value``: chunks of a new generation first, then the header, then drop the old.
+        """Write ``value``: chunks of the other generation slot first, then the header, then drop the old.
 
         A failure before the header is written leaves the old record (and removes the new
-        chunks written so far); a failure after leaves the new one.
+        chunks written so far, if the backend lets us); a failure after leaves the new one.
+        Chunks a failed save could not remove sit in the slot the header does not name, so the
+        next successful save (which writes that slot) and a delete find and remove them.
         """
         if not head_known:
             head = self.backend.get(key)
         old = self._header_of(head)
         cap = self.backend.max_value
+        gen, count = "", 0
         if cap is None or value_length(value) <= cap:
             self.backend.set(key, value)
         else:
-            import secrets
-
-            gen = secrets.token_hex(4)
-            while old is not None and gen == old[0]:
-                gen = secrets.token_hex(4)  # never reuse the generation being replaced
+            gen = _SLOTS[1] if old is not None and old[0] == _SLOTS[0] else _SLOTS[0]
             chunks = _split(value, max(1, cap - _CHUNK_OVERHEAD))
             if len(chunks) > _MAX_CHUNKS:
                 raise StorageError(f"a value for {key!r} would need {len(chunks)} chunks; the limit is {_MAX_CHUNKS}")
             written: list[str] = []
             try:
                 for i, chunk in enumerate(chunks):
-                    self.backend.set(_chunk_key(key, gen, i), chunk)
                     written.append(_chunk_key(key, gen, i))
+                    self.backend.set(written[-1], chunk)
+                self.backend.set(key, f"{CHUNK_HEADER}{gen}:{len(chunks)}:{_digest(value)}")
             except StorageError:
                 self._delete_quietly(written)
                 raise
-            self.backend.set(key, f"{CHUNK_HEADER}{gen}:{len(chunks)}:{_digest(value)}")
+            count = len(chunks)
         if old is not None:
             self._delete_quietly([_chunk_key(key, old[0], i) for i in range(old[1])])
+        if cap is not None:
+            self._sweep(key, gen, count)
+
+    def _sweep(self, key: str, gen: str = "", count: int = 0) -> None:
+        """Remove chunks of ``key`` beyond the ``count`` of generation ``gen``: orphans of failed saves.
+
+        Probes both slots (one read each, usually), so it works on keyrings that cannot be listed.
+        """
+        for slot in _SLOTS:
+            i = count if slot == gen else 0
+            while i < _MAX_CHUNKS and self.backend.get(_chunk_key(key, slot, i)) is not None:
+                self._delete_quietly([_chunk_key(key, slot, i)])
+                i += 1
 
     def _delete_quietly(self, keys: list[str]) -> None:
         for chunk in keys:
@@ -169,13 +210,25 @@ class TokenStore:
 
     def _delete_raw(self, key: str) -> bool:
         head = self.backend.get(key)
-        if head is None:
-            return False
-        self.backend.delete(key)
-        old = self._header_of(head)
-        if old is not None:
-            self._delete_quietly([_chunk_key(key, old[0], i) for i in range(old[1])])
-        return True
+        if head is not None:
+            self.backend.delete(key)
+            old = self._header_of(head)
+            if old is not None:
+                self._delete_quietly([_chunk_key(key, old[0], i) for i in range(old[1])])
+        if self.backend.max_value is not None:
+            self._sweep(key)
+        chunk = re.compile(re.escape(key) + r"#[0-9a-f]{1,32}#[0-9]{1,4}")
+        self._delete_quietly([k for k in self._listed() or () if chunk.fullmatch(k)])  # any generation, old ones too
+        return head is not None
+
+    def _listed(self) -> list[str] | None:
+        """Every key the backend can list; None when it cannot (most keyrings) or fails to."""
+        lister = getattr(self.backend, "list_keys", None)
+        try:
+            return lister() if lister is not None else None
+        except StorageError as exc:
+            logger().debug("could not list %s: %s", self.name, exc)
+            return None
 
     # -- records ------------------------------------------------------------------------------
 
@@ -228,7 +281,10 @@ class TokenStore:
         key = target.key
         self._seen.pop(key, None)
         existed = self._delete_raw(key)
-        self._index_remove(key)
+        try:
+            self._index_remove(key)
+        except _UnlistableIndexError as exc:  # a stale key in an index is harmless: it loads as nothing
+            logger().warning("deleted %s, but could not update the index: %s", key, exc)
         return existed
 
     def forget_cache(self) -> None:
@@ -238,7 +294,14 @@ class TokenStore:
     # -- index --------------------------------------------------------------------------------
 
     def keys(self) -> list[str]:
-        """The stored keys, from the index entry (keyrings cannot be enumerated)."""
+        """The stored keys: from the index entry (keyrings cannot be enumerated in general).
+
+        A corrupt index is never taken as "nothing stored": the keys come from the backend's
+        listing when it has one (nothing is written here), else :class:`StorageError`.
+        """
+        return self._index_keys()[0]
+
+    def _read_index(self) -> list[str]:
         raw = self._get_raw(INDEX_KEY)
         if not raw:
             return []
@@ -250,6 +313,23 @@ class TokenStore:
         except (ValueError, KeyError, TypeError):
             raise _CorruptEntryError(f"the index entry {INDEX_KEY!r} in {self.name} is corrupt") from None
         return sorted(set(keys))
+
+    def _index_keys(self) -> tuple[list[str], bool]:
+        """``(keys, rebuilt)``: the index's keys, or those listed by the backend when it is corrupt."""
+        try:
+            return self._read_index(), False
+        except _CorruptEntryError:
+            listed = self._listed()
+            if listed is None:
+                raise _UnlistableIndexError(
+                    f"the index entry {INDEX_KEY!r} in {self.name} is corrupt and this store cannot be listed to "
+                    "rebuild it; it was left untouched, so 'status' and 'logout --all' cannot see every grant. "
+                    f"Log out of each grant by name, then delete the entry {INDEX_KEY!r} to start a new index"
+                ) from None
+        logger().warning(
+            "the index entry %r in %s is corrupt: rebuilding it from the store's listing", INDEX_KEY, self.name
+        )
+        return sorted({k for k in listed if _is_record_key(k)}), True
 
     def targets(self) -> list[Target]:
         found = []
@@ -264,23 +344,26 @@ class TokenStore:
         from .locks import index_lock
 
         with index_lock():
-            keys = self._keys_or_empty()
-            if key not in keys:
+            keys, rebuilt = self._index_keys()
+            if rebuilt or key not in keys:
                 self._set_raw(INDEX_KEY, json.dumps({"version": 1, "keys": sorted({*keys, key})}))
 
     def _index_remove(self, key: str) -> None:
         from .locks import index_lock
 
         with index_lock():
-            keys = self._keys_or_empty()
-            if key in keys:
+            keys, rebuilt = self._index_keys()
+            if rebuilt or key in keys:
                 self._set_raw(INDEX_KEY, json.dumps({"version": 1, "keys": sorted(set(keys) - {key})}))
 
-    def _keys_or_empty(self) -> list[str]:
-        try:
-            return self.keys()
-        except _CorruptEntryError:
-            return []  # a corrupt index is rebuilt from what we write next; a failing backend raises
+
+def _is_record_key(key: str) -> bool:
+    """A record's key, not the index, a chunk or a kept secret (scopes never hold '#': config._KEY_SCOPE)."""
+    try:
+        Target.from_key(key)
+    except ConfigError:
+        return False
+    return True
 
 
 def open_store(kind: str | None = None) -> TokenStore:
