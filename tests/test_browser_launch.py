@@ -7,8 +7,12 @@ tests/agents/user.py. WSL is declared with ``SCOPEDAUTH_WSL=1``; nothing is mock
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
+import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -119,6 +123,35 @@ def test_a_launcher_that_fails_at_once_hands_over_to_the_next(tmp_path: Path) ->
     assert browser.open_url(URL, env=env) is True
     assert marker.read_text().strip() == URL
     assert browser.open_url(URL, env={"BROWSER": "false:/nonexistent/x", "PATH": "/usr/bin:/bin"}) is False
+
+
+def test_a_launcher_still_running_is_reaped_when_it_exits(tmp_path: Path) -> None:
+    """A browser binary keeps running past the grace period. open_url must keep waiting for it
+    in the background: dropping it running is a ResourceWarning in the caller's program, and
+    once it exits nobody would reap it (a zombie until some later Popen happens to)."""
+    pid_file, release = tmp_path / "pid", tmp_path / "release"
+    body = f'#!/bin/sh\necho $$ > "{pid_file}"\nwhile [ ! -e "{release}" ]; do sleep 0.05; done\n'
+    slow = script(tmp_path / "bin", "slow-browser", body)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert browser.open_url(URL, env={"BROWSER": str(slow), "PATH": "/usr/bin:/bin"}) is True
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert _eventually(lambda: pid_file.exists() and pid_file.read_text().strip().isdigit())
+    proc_dir = Path("/proc") / pid_file.read_text().strip()
+    assert proc_dir.exists(), "the launcher ended before it was released"
+    release.touch()
+    assert _eventually(lambda: not proc_dir.exists()), "the launcher exited but was never reaped"
+
+
+def _eventually(check: Callable[[], bool], within: float = 20) -> bool:
+    """Whether ``check()`` becomes true within ``within`` seconds (a wait, not a timing assertion)."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 # -- end to end: the real command, real launcher processes ------------------------------------------
