@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,20 @@ def test_deny_in_browser_exits_nonzero_and_stores_nothing(
     assert run("status", "--storage", "file", "--output", "json").stdout.strip() == "[]"
 
 
+@pytest.fixture
+def sigint_heard() -> Iterator[None]:
+    """Processes started meanwhile get SIGINT at its default, as from a person's terminal.
+
+    A shell starts a background job with SIGINT ignored, and exec keeps ignored signals: a suite
+    run in the background would hand the login a Ctrl-C it cannot hear. A signal with a handler
+    is reset to the default by exec.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_heard")
 def test_ctrl_c_while_waiting_leaves_nothing_and_frees_the_port(sandbox: Sandbox, listener_port: int) -> None:
     with subprocess.Popen(
         [*CLI, *login_args(sandbox, listener_port), "--no-browser", "--storage", "file"],
