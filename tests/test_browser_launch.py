@@ -8,12 +8,15 @@ tests/agents/user.py. WSL is declared with ``SCOPEDAUTH_WSL=1``; nothing is mock
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import signal
 import sys
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -101,7 +104,8 @@ def test_a_launcher_still_running_counts_as_opened(tmp_path: Path) -> None:
             time.sleep(0.025)
         pid = int(pid_file.read_text())
         os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
+        # open_url's reaper thread waits for it; reaping here too would race that thread
+        assert _eventually(lambda: not Path(f"/proc/{pid}").exists()), "the ended launcher was never reaped"
 
 
 def test_no_display_no_browser_variable_means_no_browser(tmp_path: Path) -> None:
@@ -286,6 +290,35 @@ def test_why_a_launcher_was_skipped_is_logged_at_debug(tmp_path: Path, caplog: p
         "cannot start /nonexistent/browser: No such file or directory",
         "false exited with status 1; trying the next way to open a browser",
     ]
+
+
+def test_a_launcher_still_running_is_reaped_when_it_exits(tmp_path: Path) -> None:
+    """A browser binary keeps running past the grace period. open_url must keep waiting for it
+    in the background: dropping it running is a ResourceWarning in the caller's program, and
+    once it exits nobody would reap it (a zombie until some later Popen happens to)."""
+    pid_file, release = tmp_path / "pid", tmp_path / "release"
+    body = f'#!/bin/sh\necho $$ > "{pid_file}"\nwhile [ ! -e "{release}" ]; do sleep 0.05; done\n'
+    slow = script(tmp_path / "bin", "slow-browser", body)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert browser.open_url(URL, env={"BROWSER": str(slow), "PATH": "/usr/bin:/bin"}) is True
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert _eventually(lambda: pid_file.exists() and pid_file.read_text().strip().isdigit())
+    proc_dir = Path("/proc") / pid_file.read_text().strip()
+    assert proc_dir.exists(), "the launcher ended before it was released"
+    release.touch()
+    assert _eventually(lambda: not proc_dir.exists()), "the launcher exited but was never reaped"
+
+
+def _eventually(check: Callable[[], bool], within: float = 20) -> bool:
+    """Whether ``check()`` becomes true within ``within`` seconds (a wait, not a timing assertion)."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 # -- end to end: the real command, real launcher processes ------------------------------------------

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -106,22 +107,40 @@ def test_deny_in_browser_exits_nonzero_and_stores_nothing(
     assert run("status", "--storage", "file", "--output", "json").stdout.strip() == "[]"
 
 
+@pytest.fixture
+def sigint_heard() -> Iterator[None]:
+    """Processes started meanwhile get SIGINT at its default, as from a person's terminal.
+
+    A shell starts a background job with SIGINT ignored, and exec keeps ignored signals: a suite
+    run in the background would hand the login a Ctrl-C it cannot hear. A signal with a handler
+    is reset to the default by exec.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_heard")
 def test_ctrl_c_while_waiting_leaves_nothing_and_frees_the_port(sandbox: Sandbox, listener_port: int) -> None:
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [*CLI, *login_args(sandbox, listener_port), "--no-browser", "--storage", "file"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         stdin=subprocess.DEVNULL,
-    )
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 20
-    seen = ""
-    while "Waiting" not in seen and time.monotonic() < deadline:
-        seen += proc.stderr.readline()
-    assert f"ssh -L {listener_port}:localhost:{listener_port}" in seen
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
+    ) as proc:
+        try:
+            assert proc.stderr is not None
+            deadline = time.monotonic() + 20
+            seen = ""
+            while "Waiting" not in seen and time.monotonic() < deadline:
+                seen += proc.stderr.readline()
+            assert f"ssh -L {listener_port}:localhost:{listener_port}" in seen
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()  # a failure leaves no process behind; Popen's with reaps it and closes the pipes
     assert proc.returncode == 130, err
     assert "cancelled" in err
     with socket.socket() as probe:
@@ -280,21 +299,25 @@ def test_sandbox_command_serves_until_stopped() -> None:
     """``scopedauth sandbox`` prints the workspace URL, then ``sample URL``, and serves discovery until SIGTERM."""
     import requests
 
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [*CLI, "sandbox"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
-    )
-    try:
-        assert proc.stdout is not None
-        workspace, (name, app) = proc.stdout.readline().strip(), proc.stdout.readline().split()
-        assert workspace.startswith("http://127.0.0.1:") and app.startswith("http://127.0.0.1:")
-        assert name == "sample"
-        with requests.Session() as http:
-            http.trust_env = False
-            meta = http.get(f"{workspace}/oidc/.well-known/oauth-authorization-server", timeout=10).json()
-        assert meta["token_endpoint"] == f"{workspace}/oidc/v1/token"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=20)
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            workspace, (name, app) = proc.stdout.readline().strip(), proc.stdout.readline().split()
+            assert workspace.startswith("http://127.0.0.1:") and app.startswith("http://127.0.0.1:")
+            assert name == "sample"
+            with requests.Session() as http:
+                http.trust_env = False
+                meta = http.get(f"{workspace}/oidc/.well-known/oauth-authorization-server", timeout=10).json()
+            assert meta["token_endpoint"] == f"{workspace}/oidc/v1/token"
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # leave no process behind; Popen's with reaps it and closes the pipes
+                raise
     assert proc.returncode == 0
 
 

@@ -153,7 +153,7 @@ def _secrets(tmp_path: Path) -> set[str]:
 
 def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run an example in its own session, and end whatever it left running in the background."""
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         argv,
         cwd=cwd,
         env=env,
@@ -162,13 +162,13 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=60)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    ) as proc:  # its with closes the pipes, also when communicate timed out
+        try:
+            out, err = proc.communicate(timeout=60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 

@@ -330,18 +330,22 @@ def test_signals_reach_the_child_and_its_fate_is_the_exit_code(
     sandbox: Sandbox, listener_port: int, sig: int, child: list[str], expected: int
 ) -> None:
     _login(sandbox, listener_port, "file")
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [*CLI, "exec", "--host", sandbox.url, "--storage", "file", "--", *child],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
         start_new_session=True,  # no controlling terminal: the signal can only come from us
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=20)
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready"
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:  # a failure leaves no process behind; Popen's with reaps it and closes the pipes
+                os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == expected, err
     if child[0] == sys.executable:
         assert out.strip() == f"child got {int(sig)}"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 
 import scopedauth
 from scopedauth.errors import ConfigError, LoginRequiredError
@@ -91,11 +92,30 @@ def test_bearer_auth_does_not_loop_on_a_persistent_401(
 def test_bearer_auth_without_refresh_token_says_how_to_log_in(
     sandbox: Sandbox, listener_port: int, store: TokenStore, http: requests.Session
 ) -> None:
+    """The 401 the error replaces never reaches the caller, so BearerAuth must close it: else its
+    connection stays open until garbage collection (a ResourceWarning in the caller's program)."""
     _login(sandbox, listener_port, store, refresh_token=False)
     sandbox.expire_access_tokens()
+    refused: list[requests.Response] = []
+    http.mount("http://", _Recording(refused))
     with pytest.raises(LoginRequiredError) as info:
         http.get(f"{sandbox.app_url}/api/hello", auth=scopedauth.BearerAuth(host=sandbox.url, store=store), timeout=10)
     assert "--no-refresh-token" in info.value.command
+    assert [r.status_code for r in refused] == [401]
+    assert refused[0].raw.closed, "the refused response still holds its connection"
+
+
+class _Recording(HTTPAdapter):
+    """requests' own adapter, keeping every response it hands back (hooks run after auth's)."""
+
+    def __init__(self, into: list[requests.Response]) -> None:
+        super().__init__()
+        self.into = into
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        resp = super().send(request, *args, **kwargs)
+        self.into.append(resp)
+        return resp
 
 
 class _Redirect(BaseHTTPRequestHandler):

@@ -39,25 +39,25 @@ with lock:
 
 @contextmanager
 def holder(kind: str, what: str) -> Iterator[subprocess.Popen[str]]:
-    """Another process holding the lock until the block ends."""
-    proc = subprocess.Popen(
+    """Another process holding the lock until the block ends (closing its stdin lets go).
+
+    Popen's own ``with`` closes both pipes and reaps the process, even when the holder was killed.
+    """
+    with subprocess.Popen(
         [sys.executable, "-c", _HOLDER, kind, what],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "held"
-        yield proc
-    finally:
-        if proc.poll() is None:
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "held"
+            yield proc
+        finally:
             assert proc.stdin is not None
-            proc.stdin.close()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()  # an unclosed pipe is a ResourceWarning, an error under filterwarnings
+            proc.stdin.close()  # let go (a no-op for a killed holder)
+            proc.wait(timeout=10)
 
 
 def test_target_lock_is_exclusive_across_processes(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -378,6 +378,7 @@ class SandboxProcess:
         return tuple(int(n) for n in self.proc.stdout.readline().split())
 
     def close(self) -> None:
+        """EOF on its stdin stops the server; then reap it and close our end of its stdout."""
         if self.proc.stdin is not None:
             self.proc.stdin.close()
         try:
@@ -385,6 +386,8 @@ class SandboxProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def test_tokens_never_reach_stderr_or_debug_logs(

@@ -511,18 +511,24 @@ def test_concurrent_reader_never_sees_a_partial_file(tmp_path: Path) -> None:
     path = tmp_path / "config" / "tokens.json"
     backend = FileBackend(path)
     backend.set("seed", "1")
-    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(path), "1.0", "k"], stdout=subprocess.PIPE, text=True)
     reads, seen = 0, set()
-    try:
-        deadline = time.monotonic() + 15
-        while writer.poll() is None and time.monotonic() < deadline:
-            data = json.loads(path.read_text(encoding="utf-8"))  # a torn file fails right here
-            assert data["seed"] == "1"
-            value = FileBackend(path).get("k")
-            seen.add(len(value or ""))
-            reads += 1
-    finally:
-        out, _ = writer.communicate(timeout=15)
+    with subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path), "1.0", "k"], stdout=subprocess.PIPE, text=True
+    ) as writer:
+        try:
+            deadline = time.monotonic() + 15
+            while writer.poll() is None and time.monotonic() < deadline:
+                data = json.loads(path.read_text(encoding="utf-8"))  # a torn file fails right here
+                assert data["seed"] == "1"
+                value = FileBackend(path).get("k")
+                seen.add(len(value or ""))
+                reads += 1
+        finally:
+            try:
+                out, _ = writer.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                writer.kill()  # leave no process behind; Popen's with reaps it and closes the pipe
+                raise
     assert writer.returncode == 0
     assert int(out) > 10 and reads > 10
     assert {10, 200_000} & seen  # the reader did observe the writer's values

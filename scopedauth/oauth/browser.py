@@ -142,8 +142,20 @@ def open_url(url: str, command: str | None = None, env: Mapping[str, str] | None
         try:
             code = proc.wait(timeout=LAUNCH_GRACE)
         except subprocess.TimeoutExpired:
+            _reap_when_done(proc)
             return True
         if code == 0:
             return True
         log.debug("%s exited with status %s; trying the next way to open a browser", argv[0], code)
     return False
+
+
+def _reap_when_done(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for a launcher that is still running (a browser binary) in a daemon thread.
+
+    Dropping it running is a ResourceWarning in the caller's program, and once it exits nobody
+    would reap it: a zombie until some later Popen happens to.
+    """
+    import threading
+
+    threading.Thread(target=proc.wait, name="scopedauth-browser-reaper", daemon=True).start()
