@@ -87,3 +87,20 @@ def test_a_stored_user_grant_wins_over_ambient_client_credentials(
     assert bare.returncode == 0, bare.stderr
     user_record = records(tmp_path)[f"{sandbox.url}|databricks-cli|files.files offline_access sql"]
     assert bare.stdout.strip() == user_record["access_token"]
+
+
+def test_the_sdk_strategy_prefers_a_stored_user_grant_over_ambient_client_credentials(
+    sandbox: Sandbox, listener_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK config carries DATABRICKS_CLIENT_ID from the service principal's credentials: that
+    client id must not turn the user's call into the service principal's (issue 12, point 6)."""
+    from databricks.sdk import WorkspaceClient
+
+    user_login(sandbox, listener_port, "file", "sql files.files")
+    monkeypatch.setenv("DATABRICKS_HOST", sandbox.url)
+    monkeypatch.setenv("DATABRICKS_CLIENT_ID", "sp-client")
+    monkeypatch.setenv("DATABRICKS_CLIENT_SECRET", SECRET)
+    strategy = scopedauth.credentials_strategy(scopes="sql files.files", store="file")
+    w = WorkspaceClient(credentials_strategy=strategy)
+    assert w.current_user.me().user_name == "demo@example.com"
+    assert sandbox.stats.client_credentials == 0

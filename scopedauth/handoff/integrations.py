@@ -60,7 +60,9 @@ def credentials_strategy(
                 opts["profile"] = cfg.profile
             elif cfg.host:
                 opts["host"] = cfg.host
-                if cfg.client_id and not opts.get("client_id"):
+                # a client id that came with a client secret names the ambient service principal:
+                # resolution decides, as for the CLI (a stored user grant wins; else it, said once)
+                if cfg.client_id and not cfg.client_secret and not opts.get("client_id"):
                     opts["client_id"] = cfg.client_id
                 if cfg.scopes and not opts.get("scopes"):
                     opts["scopes"] = cfg.scopes
