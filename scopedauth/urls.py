@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from .errors import ConfigError
+from .records import Record
 
 __all__ = [
     "LOOPBACK_HINT",
@@ -79,8 +79,7 @@ def _refuse(field: str, value: str, reason: str) -> ConfigError:
     return ConfigError(f"{field}: {reason}: {shown(value)}")
 
 
-@dataclass(frozen=True)
-class Url:
+class Url(Record):
     """A URL that passed :func:`parse_url`: ``str()`` gives its text back exactly as given.
 
     ``host`` is lower case (an IPv6 literal compressed, without brackets); ``port`` is the one
@@ -88,12 +87,16 @@ class Url:
     some URLs (the redirect URI) as strings.
     """
 
+    __slots__ = ("host", "path", "port", "query", "scheme", "text")
     text: str
     scheme: str
     host: str
     port: int | None
     path: str
     query: str
+
+    def __init__(self, *, text: str, scheme: str, host: str, port: int | None, path: str, query: str) -> None:
+        self._init(text=text, scheme=scheme, host=host, port=port, path=path, query=query)
 
     def __str__(self) -> str:
         return self.text

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,14 +52,33 @@ class Nobody:
         return env
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
-        """``scopedauth ARGS`` as nobody: CompletedProcess with text stdout and stderr."""
+        """``scopedauth ARGS`` as nobody: CompletedProcess with text stdout and stderr.
+
+        The interpreter and its packages may live where nobody cannot look (pyenv under a 0700
+        /root, as on CI). In a private mount namespace the interpreter's base prefix is bound
+        onto a path inside ``root``, and nobody runs that copy with the same packages on
+        ``PYTHONPATH``: the same code, while every file the test is about keeps its real
+        permissions.
+        """
+        base = Path(sys.base_prefix)
+        mounted = self.root / "python"
+        mounted.mkdir(exist_ok=True)
+
+        def seen(path: str) -> str:
+            return str(mounted / Path(path).relative_to(base)) if Path(path).is_relative_to(base) else path
+
+        exe = seen(str(Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"))
+        packages = [str(_REPO), *(seen(p) for p in site.getsitepackages() if Path(p).is_dir())]
+        run_env = {**(env or self.env()), "PYTHONPATH": os.pathsep.join(packages)}
         setpriv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        bind = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+        command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", bind, "sh", str(base), str(mounted)]
         return subprocess.run(
-            [*setpriv, *CLI, *args],
+            [*command, *setpriv, exe, *CLI[1:], *args],
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=env or self.env(),
+            env=run_env,
             cwd=_REPO,
             stdin=subprocess.DEVNULL,
         )
@@ -66,8 +87,8 @@ class Nobody:
 @contextmanager
 def other_user() -> Iterator[Nobody]:
     """A :class:`Nobody` for one test; skipped where the suite cannot switch users (not root, no setpriv)."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to run a command as another user")
+    if os.geteuid() != 0 or shutil.which("setpriv") is None or shutil.which("unshare") is None:
+        pytest.skip("needs root, setpriv and unshare to run a command as another user")
     root = Path(tempfile.mkdtemp(prefix="scopedauth-other-user-", dir="/tmp"))
     root.chmod(0o755)
     try:
