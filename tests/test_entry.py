@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +96,17 @@ def test_hot_path_imports_nothing_heavy(stored: Token) -> None:
     )
     assert res.stdout.strip() == stored.access_token
     assert res.stderr.endswith("HEAVY="), res.stderr
+
+
+def test_a_warning_on_the_fast_path_gets_the_handlers_format_and_sanitising(
+    stored: Token, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache hit may still say something (a leftover profile ignored): through the CLI's handler,
+    prefixed and with control characters escaped, exactly as click's path says it."""
+    config = Path(os.environ["DATABRICKS_CONFIG_FILE"])
+    config.write_text("[other]\nhost = https://other.cloud.databricks.com\nclient_id = x\x1b]0;pwned\x07\n")
+    monkeypatch.setenv("DATABRICKS_CONFIG_PROFILE", "other")
+    fast, slow = both("--host", HOST, "--scopes", "sql")
+    assert fast.returncode == 0 and fast.stdout == stored.access_token + "\n"
+    assert fast.stderr.startswith("scopedauth: warning: ") and "\x1b" not in fast.stderr
+    assert fast.stderr == slow.stderr

@@ -12,6 +12,7 @@ import scopedauth
 from scopedauth.config import Target
 from scopedauth.errors import LoginRequiredError, StorageError
 from scopedauth.grants import session
+from scopedauth.grants.cache import CACHE
 from scopedauth.sandbox import Sandbox
 from scopedauth.storage.backends import MemoryBackend
 from scopedauth.storage.store import INDEX_KEY, TokenStore
@@ -195,3 +196,39 @@ def test_reset_forgets_tokens_choices_and_stores() -> None:
     assert CACHE.tokens and CACHE.resolved and CACHE.stores
     CACHE.reset()
     assert not (CACHE.tokens or CACHE.resolved or CACHE.stores or CACHE.picked or CACHE.hold_off)
+
+
+# -- a remembered resolution that misses is resolved again (the store may have changed) ----------
+
+
+def _valid(target: Target, access_token: str, **changes: object) -> Token:
+    return Token(target, access_token, expiry=utcnow() + timedelta(hours=1), refresh_token="r", **changes)  # type: ignore[arg-type]
+
+
+def test_a_dead_covering_grant_is_not_remembered_past_a_miss() -> None:
+    """The call was served by a covering grant; that grant dies (marked in another process) while
+    another live grant covers the request: the next miss must find the live one, not name the
+    dead one's scopes in a login command."""
+    backend = MemoryBackend()
+    mine, other = TokenStore(backend), TokenStore(backend)  # `other` plays another process
+    first = _valid(Target(WS, scopes=("files.files", "offline_access", "sql")), "C1")
+    other.save(first)
+    other.save(_valid(Target(WS, scopes=("dashboards.genie", "jobs", "offline_access", "sql")), "C2"))
+    assert scopedauth.get_token(host=WS, scopes="sql", store=mine).access_token == "C1"
+    other.save(first.replace(needs_login=True))
+    CACHE.tokens.clear()  # this process's copy of C1 expired
+    mine.forget_cache()
+    assert scopedauth.get_token(host=WS, scopes="sql", store=mine).access_token == "C2"
+
+
+def test_an_exact_grant_logged_in_elsewhere_replaces_a_covering_grant_logged_out_elsewhere() -> None:
+    backend = MemoryBackend()
+    mine, other = TokenStore(backend), TokenStore(backend)
+    cover = Target(WS, scopes=("files.files", "offline_access", "sql"))
+    other.save(_valid(cover, "COVER"))
+    assert scopedauth.get_token(host=WS, scopes="sql", store=mine).access_token == "COVER"
+    other.delete(cover)
+    other.save(_valid(Target(WS, scopes=("offline_access", "sql")), "EXACT"))
+    CACHE.tokens.clear()
+    mine.forget_cache()
+    assert scopedauth.get_token(host=WS, scopes="sql", store=mine).access_token == "EXACT"

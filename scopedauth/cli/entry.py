@@ -63,7 +63,8 @@ def _fast_token(argv: list[str]) -> int | None:
     opts, no_refresh = parsed
     from ..errors import ScopedAuthError
     from ..grants.session import get_token, peek
-    from .logs import error_line
+    from ..log import on_first_use
+    from .logs import error_line, install_stderr_handler
 
     options: TargetOptions = {
         "host": opts["host"],
@@ -75,12 +76,10 @@ def _fast_token(argv: list[str]) -> int | None:
         "refresh_token": False if no_refresh else None,
     }
     store = cast("StorageKind | None", opts["storage"])  # checked by parse_token_args
+    on_first_use(install_stderr_handler)  # logging is imported only if something is said
     try:
         token = peek(store=store, **options)
         if token is None:  # a refresh, a mint or an error to explain: now load what that takes
-            from .logs import install_stderr_handler
-
-            install_stderr_handler()
             token = get_token(store=store, interactive=False, **options)
     except ScopedAuthError as exc:
         sys.stderr.write(error_line(exc) + "\n")

@@ -85,7 +85,8 @@ def opened_store(store: TokenStore | str | None) -> TokenStore | None:
     """What :func:`store_for` would give if it is open already, else None (opening may do I/O)."""
     if isinstance(store, TokenStore):
         return store
-    return CACHE.stores.get((store or os.environ.get("SCOPEDAUTH_STORAGE") or "keyring").lower())
+    chosen = store or os.environ.get("SCOPEDAUTH_STORAGE")
+    return CACHE.stores.get(chosen.lower() if chosen else "default")  # store_for's slot rule
 
 
 def resolve(

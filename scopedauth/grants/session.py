@@ -127,6 +127,17 @@ def get_token(
     token, stored = _cached(st, target, tkey)
     if token is not None:
         return token
+    if call is not None and CACHE.resolved.pop(call, None) is not None:
+        # What the call was remembered to mean may depend on the store, which another process
+        # (or a dead grant) may have changed since: a covering grant, the one scope set stored,
+        # a user grant beside ambient client credentials. A miss is the slow path anyway, so
+        # resolve once more from what is stored now.
+        st.forget_cache()
+        CACHE.picked.clear()
+        call, st, target, tkey = _locate(None, store, options)
+        token, stored = _cached(st, target, tkey)
+        if token is not None:
+            return token
     from .covering import covering_grant, live  # off the hot path: a miss only
 
     if not live(stored):

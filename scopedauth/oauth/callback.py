@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import AuthorizationDeniedError, AuthorizationError
@@ -54,8 +54,8 @@ class IgnoredCallbackError(AuthorizationError):
 
 @dataclass(frozen=True)
 class Callback:
-    code: str | None = None
-    state: str | None = None
+    code: str | None = field(default=None, repr=False)  # an authorization code is a credential
+    state: str | None = field(default=None, repr=False)
     error: str | None = None
     error_description: str | None = None
 
