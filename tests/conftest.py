@@ -9,6 +9,7 @@ Service is used when a D-Bus session with an unlocked keyring is present (CI sta
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import socket
 import sys
@@ -124,6 +125,26 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> TokenStore:
 
 @pytest.fixture
 def listener_port() -> int:
+    """A free port for a login listener, below the kernel's ephemeral range.
+
+    A port from ``bind(0)`` is an ephemeral one: between the fixture and the listener's bind,
+    any outgoing connection of the test (to the sandbox, to D-Bus) may be given the same port,
+    and the login then fails as "busy". Ports below the ephemeral range are never handed out
+    that way.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return free_port()
+    for _ in range(200):
+        port = random.randint(max(1024, low - 12000), low - 1)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     return free_port()
 
 
