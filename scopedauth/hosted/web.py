@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
-from ..urls import is_loopback_host
+from ..urls import parse_url
 
 __all__ = ["CookiePolicy", "app_origin", "cross_site_post", "error_page", "login_location", "safe_return_to"]
 
@@ -24,14 +24,14 @@ class CookiePolicy:
 
     @classmethod
     def for_redirect_uri(cls, redirect_uri: str) -> CookiePolicy:
-        parts = urlsplit(redirect_uri)
-        if parts.scheme == "https" and parts.hostname:
-            return cls(secure=True)
-        if parts.scheme == "http" and is_loopback_host(parts.hostname):
-            return cls(secure=False)
-        raise ConfigError(
-            f"the redirect_uri {redirect_uri!r} must be https (plain http only on a loopback host, for development)"
-        )
+        try:  # the one URL parser: https, or plain http only to a literal loopback host
+            url = parse_url(redirect_uri, "redirect_uri")
+        except ConfigError as exc:
+            raise ConfigError(
+                f"the redirect_uri {redirect_uri!r} must be https (plain http only on a loopback host, "
+                f"for development): {exc}"
+            ) from None
+        return cls(secure=url.scheme == "https")
 
     @property
     def prefix(self) -> str:
@@ -56,10 +56,7 @@ class CookiePolicy:
 
 def app_origin(redirect_uri: str) -> str:
     """The app's own origin, as browsers write it in ``Origin``: from its (public) redirect URI."""
-    from ..config import canonical_host
-
-    parts = urlsplit(redirect_uri)
-    return canonical_host(f"{parts.scheme}://{parts.netloc}")
+    return parse_url(redirect_uri, "redirect_uri").origin
 
 
 def cross_site_post(origin: str | None, fetch_site: str | None, own_origin: str) -> bool:
